@@ -1,0 +1,177 @@
+"""Widgets both windows use: a table that survives refreshes, a status bar, a banner, a labelled field."""
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from tkinter import ttk
+
+from gui.theme import BAR, TINTS, TONES, paint
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: its key, heading, width in pixels and alignment."""
+
+    key: str
+    heading: str
+    width: int
+    anchor: str = "w"
+    stretch: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table row: a stable id (kept across refreshes), the cell texts and an optional tone."""
+
+    iid: str
+    values: tuple
+    tone: str | None = None
+
+
+class DataTable(ttk.Frame):
+    """A Treeview with a scroll bar whose rows can be replaced without the reader losing their place.
+
+    ``set_rows`` updates rows in place by id, so the selection survives, and keeps the
+    row that was at the top of the view at the top (unless the view was at the very
+    top, where new rows should be seen).
+    """
+
+    def __init__(self, master: tk.Misc, columns: list[Column], on_sort: Callable[[str], None] | None = None,
+                 height: int = 12, selectmode: str = "browse", scroll: bool = True):
+        super().__init__(master)
+        self.columns = columns
+        self.tree = ttk.Treeview(self, columns=[c.key for c in columns], show="headings", height=height, selectmode=selectmode)
+        self.tree.grid(row=0, column=0, sticky="nsew")
+        if scroll:
+            bar = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
+            self.tree.configure(yscrollcommand=bar.set)
+            bar.grid(row=0, column=1, sticky="ns")
+        self.rowconfigure(0, weight=1)
+        self.columnconfigure(0, weight=1)
+        for col in columns:
+            command = (lambda key=col.key: on_sort(key)) if on_sort else ""
+            self.tree.heading(col.key, text=col.heading, anchor=col.anchor, command=command)
+            self.tree.column(col.key, width=col.width, minwidth=40, anchor=col.anchor, stretch=col.stretch)
+        for tone, colour in TINTS.items():
+            self.tree.tag_configure(tone, background=colour)
+
+    def set_rows(self, rows: Iterable[Row]) -> None:
+        """Show exactly ``rows``, in order, keeping selection and scroll position."""
+        tree = self.tree
+        before = tree.get_children()
+        top = self._top_row(before)
+        wanted = list(rows)
+        keep = {row.iid for row in wanted}
+        for iid in before:
+            if iid not in keep:
+                tree.delete(iid)
+        present = set(tree.get_children())
+        for index, row in enumerate(wanted):
+            tags = (row.tone,) if row.tone else ()
+            if row.iid in present:
+                tree.item(row.iid, values=row.values, tags=tags)
+                tree.move(row.iid, "", index)
+            else:
+                tree.insert("", index, iid=row.iid, values=row.values, tags=tags)
+        if top is not None and tree.exists(top):
+            tree.yview_moveto(tree.index(top) / max(1, len(wanted)))
+
+    def _top_row(self, children: tuple) -> str | None:
+        """The row at the top of the view, unless the view is at the very top."""
+        first, _last = self.tree.yview()
+        if not children or first <= 0:
+            return None
+        return children[min(len(children) - 1, round(first * len(children)))]
+
+    def show_sort(self, key: str, descending: bool) -> None:
+        """Mark the sorted column's heading with an arrow."""
+        for col in self.columns:
+            arrow = (" ▼" if descending else " ▲") if col.key == key else ""
+            self.tree.heading(col.key, text=col.heading + arrow)
+
+    def selected(self) -> str | None:
+        """The id of the selected row, if any."""
+        selection = self.tree.selection()
+        return selection[0] if selection else None
+
+    def select(self, iid: str) -> None:
+        """Select a row, give it the keyboard focus and scroll it into view."""
+        self.tree.selection_set(iid)
+        self.tree.focus(iid)
+        self.tree.see(iid)
+
+    def row_values(self, iid: str) -> tuple:
+        """The cell texts of a row, as shown."""
+        return tuple(self.tree.item(iid, "values"))
+
+    def visible_ids(self) -> list[str]:
+        return list(self.tree.get_children())
+
+
+class StatusBar(ttk.Frame):
+    """A line of named sections at the bottom of a window, each with a coloured text."""
+
+    def __init__(self, master: tk.Misc, sections: list[str], stretch: str | None = None):
+        super().__init__(master, padding=(12, 6), style="Bar.TFrame")
+        self._labels: dict[str, ttk.Label] = {}
+        for index, name in enumerate(sections):
+            if index:
+                ttk.Separator(self, orient="vertical").grid(row=0, column=2 * index - 1, sticky="ns", padx=10)
+            label = ttk.Label(self, style="Caption.TLabel")
+            paint(label, "normal", BAR)
+            label.grid(row=0, column=2 * index, sticky="w")
+            self._labels[name] = label
+            if name == stretch:
+                self.columnconfigure(2 * index, weight=1)
+
+    def set(self, name: str, text: str, tone: str = "normal") -> None:
+        """Show ``text`` in a section, coloured by tone (good, busy, warn, bad, muted, normal)."""
+        self._labels[name].configure(text=text)
+        paint(self._labels[name], tone)
+
+    def text(self, name: str) -> str:
+        return str(self._labels[name].cget("text"))
+
+
+class Banner(ttk.Frame):
+    """A strip across the window for a problem that stops normal work; hidden when all is well."""
+
+    def __init__(self, master: tk.Misc):
+        super().__init__(master, style="Banner.TFrame", padding=(16, 8))
+        self.label = ttk.Label(self, style="Section.TLabel", wraplength=1100, justify="left")
+        paint(self.label, "bad", TINTS["bad"])
+        self.label.pack(fill="x")
+
+    def show(self, text: str) -> None:
+        self.label.configure(text=text)
+        self.grid()
+
+    def hide(self) -> None:
+        self.label.configure(text="")
+        self.grid_remove()
+
+    @property
+    def text(self) -> str:
+        return str(self.label.cget("text"))
+
+
+class LabelledField(ttk.Frame):
+    """A label, an input widget under it, and under that the sentence saying what is wrong."""
+
+    def __init__(self, master: tk.Misc, label: str, make_input: Callable[[tk.Misc], tk.Widget], wrap: int = 300):
+        super().__init__(master)
+        ttk.Label(self, text=label).grid(row=0, column=0, sticky="w", pady=(0, 2))
+        self.input = make_input(self)
+        self.input.grid(row=1, column=0, sticky="ew")
+        self.error = ttk.Label(self, style="Caption.TLabel", wraplength=wrap, justify="left", foreground=TONES["bad"])
+        self.error.grid(row=2, column=0, sticky="w", pady=(2, 0))
+        self.columnconfigure(0, weight=1)
+
+    def show_error(self, text: str | None) -> None:
+        """Show a sentence under the field, or clear it with None."""
+        self.error.configure(text=text or "")
+
+    @property
+    def error_text(self) -> str:
+        return str(self.error.cget("text"))
