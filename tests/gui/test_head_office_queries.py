@@ -1,0 +1,92 @@
+"""The queries under the Head Office window (no Tk here): seek paging, totals and daily sums against plain SQL."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from models.head_office_view import (
+    SORT_COLUMNS,
+    PagePosition,
+    SalesFilter,
+    SortOrder,
+    daily_totals,
+    filter_choices,
+    sales_page,
+    sales_totals,
+)
+from tests.gui.head_office_data import put_head_office_rows, query
+
+COLUMN_INDEX = {name: i + 1 for i, name in enumerate(SORT_COLUMNS)}  # query() rows start with the id
+
+
+@pytest.fixture
+def held(offices):
+    """137 rows with many ties in every column, so pages must break ties by id to be exact."""
+    put_head_office_rows(offices, 137)
+    return query(offices, "SELECT id, branch, branch_sale_id, sale_date, region, product, qty, cost, amt, tax, total FROM sales")
+
+
+def test_walking_pages_forward_and_back_visits_every_row_in_order_for_every_sort(offices, held):
+    for column in SORT_COLUMNS:
+        for descending in (True, False):
+            check_walks(offices.engine("ho"), held, SortOrder(column, descending))
+
+
+def check_walks(engine, held, order: SortOrder, size: int = 20) -> None:
+    index = COLUMN_INDEX[order.column]
+    expected = sorted(held, key=lambda r: (r[index], r[0]), reverse=order.descending)
+    ids = [r[0] for r in expected]
+
+    forward, page = [], sales_page(engine, SalesFilter(), order, PagePosition(), size)
+    assert not page.more_before
+    while True:
+        forward += [row.id for row in page.rows]
+        if not page.more_after:
+            break
+        page = sales_page(engine, SalesFilter(), order, PagePosition("after", page.rows[-1].key(order)), size)
+    assert forward == ids, order
+
+    # Backwards each page is the slice just before the last one shown, except at the start,
+    # where a short page is topped up to a full first page.
+    end, page = len(ids), sales_page(engine, SalesFilter(), order, PagePosition("last"), size)
+    assert not page.more_after
+    while True:
+        shown = [row.id for row in page.rows]
+        if not page.more_before:
+            assert shown == ids[:size], order
+            break
+        assert shown == ids[end - size:end], order
+        end -= size
+        page = sales_page(engine, SalesFilter(), order, PagePosition("before", page.rows[0].key(order)), size)
+
+    middle = expected[57]
+    again = sales_page(engine, SalesFilter(), order, PagePosition("from", (middle[index], middle[0])), size)
+    assert [row.id for row in again.rows] == ids[57:77] and again.more_before and again.more_after, order
+
+
+def test_totals_daily_sums_and_choices_match_plain_sql(offices, held):
+    engine = offices.engine("ho")
+    filt = SalesFilter(branch="bo1", date_from=dt.date(2021, 4, 10), date_to=dt.date(2021, 4, 30))
+    (rows, qty, amt, tax, total), = query(
+        offices, "SELECT COUNT(*), SUM(qty), SUM(amt), SUM(tax), SUM(total) FROM sales "
+                 "WHERE branch = 'bo1' AND sale_date BETWEEN '2021-04-10' AND '2021-04-30'")
+    totals = sales_totals(engine, filt)
+    assert (totals.rows, totals.qty, totals.amt, totals.tax, totals.total) == (rows, qty, amt, tax, total)
+    assert isinstance(totals.amt, Decimal)
+
+    nothing = sales_totals(engine, SalesFilter(product="Nothing"))
+    assert (nothing.rows, nothing.qty, nothing.total) == (0, 0, Decimal("0.00"))
+
+    days = daily_totals(engine, SalesFilter(), days=7)
+    with offices.engine("ho").connect() as conn:
+        expected = conn.execute(text(
+            "SELECT branch, sale_date, SUM(total) FROM sales WHERE sale_date >= "
+            "(SELECT MAX(sale_date) FROM sales) - INTERVAL 6 DAY GROUP BY branch, sale_date ORDER BY sale_date, branch")).all()
+    assert [(d.branch, d.day, d.total) for d in days] == [tuple(r) for r in expected]
+    assert daily_totals(engine, SalesFilter(product="Nothing")) == []
+
+    choices = filter_choices(engine)
+    assert choices.regions == ["East", "North", "West"] and choices.products == ["Paper", "Pens", "Toner"]

@@ -1,0 +1,194 @@
+"""The Head Office window against a real Head Office database, consumer and broker."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from gui.formats import money
+from tests.gui.head_office_data import CSV_SQL, put_head_office_rows, query
+from tests.harness import insert_sales, publish_raw
+
+pytestmark = pytest.mark.gui
+
+
+def shown_sale_ids(window) -> list[tuple[str, int]]:
+    table = window.sales.table
+    return [(table.row_values(iid)[0], int(table.row_values(iid)[1])) for iid in table.visible_ids()]
+
+
+def totals_text(rows: list[tuple]) -> str:
+    qty = sum(r[5] for r in rows)
+    amt, tax, total = (sum((r[i] for r in rows), Decimal("0.00")) for i in (7, 8, 9))
+    count = f"{len(rows):,} row" + ("" if len(rows) == 1 else "s")
+    return f"Totals of {count}:   Qty {qty:,}   ·   Amt {money(amt)}   ·   Tax {money(tax)}   ·   Total {money(total)}"
+
+
+def test_filters_totals_and_csv_export_agree_with_the_database(offices, gui, open_head_office_window, tmp_path):
+    put_head_office_rows(offices, 330)
+    window = open_head_office_window(offices.ho)
+    bar = window.sales.filter_bar
+    everything = query(offices, CSV_SQL + " ORDER BY sale_date DESC, id DESC")
+    gui.wait_until(lambda: window.sales.totals_label.cget("text") == totals_text(everything), "the totals of every row")
+    gui.wait_until(lambda: shown_sale_ids(window) == [(r[0], r[1]) for r in everything[:200]], "the first page")
+    assert window.sales.rows_label.cget("text") == "Rows 1–200 of 330"
+
+    # Branch from its list, product typed then Enter, a date range typed.
+    bar.branch_box.current(2)   # West Branch (bo2)
+    bar.branch_box.event_generate("<<ComboboxSelected>>")
+    gui.focus_window()
+    bar.product_box.focus_set()
+    gui.erase()
+    gui.type("Pens")
+    gui.key("Return")
+    bar.from_entry.entry.focus_set()
+    gui.type("2021-04-05")
+    bar.to_entry.entry.focus_set()     # leaving a field applies it too
+    gui.type("2021-04-30")
+    gui.key("Return")
+    expected = query(offices, CSV_SQL + " WHERE branch = 'bo2' AND product = 'Pens' AND sale_date BETWEEN '2021-04-05' AND "
+                                        "'2021-04-30' ORDER BY sale_date DESC, id DESC")
+    assert 0 < len(expected) < 200
+    gui.wait_until(lambda: shown_sale_ids(window) == [(r[0], r[1]) for r in expected], "the table to show the filtered rows")
+    gui.wait_until(lambda: window.sales.totals_label.cget("text") == totals_text(expected), "the totals of the filtered rows")
+    window.sales.ask_export_path = lambda: str(tmp_path / "filtered.csv")
+    window.sales.export_button.invoke()
+    gui.wait_until(lambda: window.message.cget("text").startswith("Exported"), "the export to finish")
+    assert read_csv(tmp_path / "filtered.csv") == [csv_row(r) for r in expected]
+
+    # Region alone, sorted by Total (largest first): more than one page, and the export has them all.
+    bar.clear()
+    bar.region_box.focus_set()
+    gui.erase()
+    gui.type("East")
+    gui.key("Return")
+    tree = window.sales.table.tree
+    tree.tk.call(tree.heading("total", "command"))   # what a click on the Total heading runs
+    east = query(offices, CSV_SQL + " WHERE region = 'East' ORDER BY total DESC, id DESC")
+    assert len(east) == 110
+    gui.wait_until(lambda: shown_sale_ids(window) == [(r[0], r[1]) for r in east[:110]], "the East rows sorted by total")
+    window.sales.ask_export_path = lambda: str(tmp_path / "east.csv")
+    window.sales.export_button.invoke()
+    gui.wait_until(lambda: window.message.cget("text") == f"Exported 110 rows to {tmp_path / 'east.csv'}.", "the export")
+    assert read_csv(tmp_path / "east.csv") == [csv_row(r) for r in east]
+    assert not (tmp_path / "east.csv.part").exists()
+
+
+def test_pages_move_through_a_large_result_in_database_order(offices, gui, open_head_office_window):
+    put_head_office_rows(offices, 450)
+    window = open_head_office_window(offices.ho)
+    everything = query(offices, CSV_SQL + " ORDER BY sale_date DESC, id DESC")
+    gui.wait_until(lambda: window.sales.rows_label.cget("text") == "Rows 1–200 of 450", "the first page")
+    window.sales.page_buttons["next"].invoke()
+    gui.wait_until(lambda: shown_sale_ids(window) == [(r[0], r[1]) for r in everything[200:400]], "the second page")
+    assert window.sales.rows_label.cget("text") == "Rows 201–400 of 450"
+    window.sales.page_buttons["last"].invoke()
+    gui.wait_until(lambda: shown_sale_ids(window) == [(r[0], r[1]) for r in everything[250:]], "the last page")
+    assert str(window.sales.page_buttons["next"].cget("state")) == "disabled"
+    window.sales.page_buttons["prev"].invoke()
+    gui.wait_until(lambda: shown_sale_ids(window) == [(r[0], r[1]) for r in everything[50:250]], "the page before the last")
+    window.sales.page_buttons["first"].invoke()
+    gui.wait_until(lambda: shown_sale_ids(window) == [(r[0], r[1]) for r in everything[:200]], "the first page again")
+
+
+def read_csv(path) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["branch", "branch_sale_id", "sale_date", "region", "product", "qty", "cost", "amt", "tax", "total"]
+    return rows[1:]
+
+
+def csv_row(row: tuple) -> list[str]:
+    return [row[0], str(row[1]), row[2].isoformat(), row[3], row[4], str(row[5]), *(str(v) for v in row[6:])]
+
+
+def test_rows_fill_in_live_without_losing_the_managers_place_or_selection(
+        offices, gui, open_head_office_window, open_branch_window):
+    insert_sales(offices.engine("bo1"), 120, day=dt.date(2021, 4, 1))
+    window = open_head_office_window(offices.ho)
+    open_branch_window(offices.branch("bo1"))
+    gui.wait_until(lambda: len(window.sales.table.visible_ids()) == 120, "the first 120 rows to arrive")
+    ids = window.sales.table.visible_ids()
+    window.sales.table.select(ids[80])
+    window.sales.table.tree.yview_moveto(0.5)
+    gui.settle()
+    top_before = window.sales.table.tree.identify_row(5)
+
+    insert_sales(offices.engine("bo1"), 10, start=500, day=dt.date(2021, 6, 1))   # newer: they sort above
+    gui.wait_until(lambda: len(window.sales.table.visible_ids()) == 130, "the new rows to fill in without a click")
+    assert window.sales.table.selected() == ids[80]
+    assert window.sales.table.tree.identify_row(5) == top_before
+    gui.wait_until(lambda: window.sales.totals_label.cget("text").startswith("Totals of 130 rows"), "the totals to follow")
+
+
+def test_branch_panel_marks_a_branch_silent_for_too_long_and_the_chart_has_a_series_per_branch(
+        offices, gui, open_head_office_window):
+    put_head_office_rows(offices, 60)
+    with offices.engine("ho").begin() as conn:
+        conn.execute(text("UPDATE sync_branches SET last_applied_at = NOW() - INTERVAL 5 MINUTE WHERE code = 'bo1'"))
+        conn.execute(text("UPDATE sync_branches SET last_applied_at = NOW() - INTERVAL 3 HOUR WHERE code = 'bo2'"))
+    window = open_head_office_window(offices.ho)   # silent after 120 minutes (the default)
+    panel = window.branch_panel
+    gui.wait_until(lambda: panel.progress, "the branch panel to fill")
+    assert panel.silent_branches() == ["bo2"]
+    words = {iid: panel.table.row_values(iid) for iid in panel.table.visible_ids()}
+    assert words["bo2"][0] == "West Branch" and words["bo2"][1] == "20" and words["bo2"][3] == "⚠ silent 3 h"
+    assert words["bo1"][3] == "✓ 5 min ago"
+    assert words["bo3"][3] == "nothing yet"
+    gui.wait_until(lambda: window.chart.drawn_series() == ["bo1", "bo2", "bo3"], "a chart series per branch")
+
+    with offices.engine("ho").begin() as conn:
+        conn.execute(text("UPDATE sync_branches SET alert = 'its database was replaced' WHERE code = 'bo3'"))
+    window.reload_side()
+    gui.wait_until(lambda: panel.alerts.cget("text") == "⚠ North Branch: Its database was replaced.", "the alert in words")
+    assert panel.table.row_values("bo3")[3] == "⚠ see below"
+
+    window.sales.filter_bar.choose_branch("bo3")
+    gui.wait_until(lambda: window.chart.drawn_series() == ["bo3"], "the chart to follow the filter")
+
+
+def dead_letter_states(offices) -> dict[int, str]:
+    return dict(query(offices, "SELECT id, state FROM sync_dead_letters"))
+
+
+def test_dead_letters_are_listed_with_their_reason_and_can_be_retried_or_discarded(offices, gui, open_head_office_window):
+    window = open_head_office_window(offices.ho)
+    gui.wait_until(lambda: window.status.text("consumer") == "● Receiving", "the consumer to connect")
+    publish_raw(offices, b"not a message at all", headers={"x-sync-branch": "bo1"})
+    gui.wait_until(lambda: len(window.dead_letters.letters) == 1, "the dead letter to be listed", timeout=30)
+    assert window.notebook.tab(window.dead_letters, "text") == "Dead letters (1)"
+    (first_id,) = dead_letter_states(offices)
+    values = window.dead_letters.table.row_values(str(first_id))
+    assert values[2] == "bo1" and values[3]
+    window.notebook.select(window.dead_letters)
+    window.dead_letters.table.select(str(first_id))
+    gui.settle()
+    assert values[3] in window.dead_letters.detail.get("1.0", "end")
+    asked = []
+    window.confirm = lambda title, question: asked.append(question) or True
+    window.dead_letters.discard_button.invoke()
+    gui.wait_until(lambda: dead_letter_states(offices) == {first_id: "discarded"}, "the dead letter to be discarded")
+    assert f"#{first_id}" in asked[0]
+    gui.wait_until(lambda: not window.dead_letters.letters, "the list to empty")
+    assert window.status.text("letters") == "No dead letters"
+
+    publish_raw(offices, b"also not a message", headers={"x-sync-branch": "bo1"})
+    gui.wait_until(lambda: len(window.dead_letters.letters) == 1, "the second dead letter to be listed", timeout=30)
+    (second_id,) = [i for i, state in dead_letter_states(offices).items() if state == "parked"]
+    window.dead_letters.table.select(str(second_id))
+    gui.settle()
+    window.dead_letters.retry_button.invoke()
+    gui.wait_until(lambda: dead_letter_states(offices)[second_id] == "retried", "the dead letter to go back to the queue")
+
+
+def test_sync_now_at_the_head_office_asks_connected_branches_to_send(offices, gui, open_head_office_window, open_branch_window):
+    head_office = open_head_office_window(offices.ho)
+    branch = open_branch_window(offices.branch("bo1"))
+    gui.wait_until(lambda: branch.status.text("link") == "● Online", "the branch to be online")
+    gui.wait_until(lambda: head_office.status.text("consumer") == "● Receiving", "the consumer to connect")
+    head_office.sync_button.invoke()
+    assert head_office.message.cget("text").startswith("Asked every connected branch")
+    gui.wait_until(lambda: branch.sync_message.cget("text").startswith("Sync finished"), "the branch to answer the request")

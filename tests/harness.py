@@ -1,0 +1,337 @@
+"""Test harness: a private set of offices per test (own databases, own broker names),
+helpers to write sales, run the agents, and compare the Head Office with the branches.
+
+Everything here talks to the real MariaDB/MySQL and RabbitMQ named by
+SYNC_TEST_DB_ROOT and SYNC_TEST_AMQP (defaults: root@127.0.0.1:3306, guest@127.0.0.1:5672).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pika
+from sqlalchemy import bindparam, text
+
+from config import OfficeConfig, load_office
+from models.money import compute_line
+from models.schema import make_engine
+from sync.broker import Names
+from sync.office import init_database
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_ROOT = os.environ.get("SYNC_TEST_DB_ROOT", "mysql+pymysql://root:@127.0.0.1:3306")
+AMQP_URL = os.environ.get("SYNC_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/%2F")
+RATE = Decimal("0.07")
+FAST = {  # quick retries so that tests do not wait on production-sized backoffs
+    "backoff_initial_seconds": 0.05, "backoff_max_seconds": 1.0, "poll_seconds": 0.05, "heartbeat_seconds": 10,
+    "clock_slack_seconds": 0,  # a test restores a backup seconds, not minutes, after taking it
+}
+BRANCHES = {"bo1": ("East Branch", "East"), "bo2": ("West Branch", "West"), "bo3": ("North Branch", "North")}
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Offices:
+    """One Head Office and some branches with private databases and broker names."""
+
+    def __init__(self, directory: Path, branches: int = 3, amqp_url: str = AMQP_URL, **overrides):
+        self.tag = "t" + secrets.token_hex(4)
+        self.dir = directory / f"config-{self.tag}"
+        self.dir.mkdir(parents=True)
+        self.amqp_url = amqp_url
+        codes = list(BRANCHES)[:branches]
+        ho_only = {k: overrides.pop(k) for k in ("require_branch_login",) if k in overrides}
+        common = {"amqp_urls": [amqp_url], "topology_prefix": f"bs_{self.tag}", **FAST, **overrides}
+        self.paths: dict[str, Path] = {}
+        self._write("ho", {
+            "role": "head_office", "code": "ho", "name": "Head Office",
+            "db_url": f"{DB_ROOT}/bs_{self.tag}_ho",
+            "branches": {c: BRANCHES[c][0] for c in codes},
+            # Every test office logs in as guest unless a test provisions real logins.
+            "require_branch_login": ho_only.get("require_branch_login", False), **common,
+        })
+        for code in codes:
+            name, region = BRANCHES[code]
+            self._write(code, {
+                "role": "branch", "code": code, "name": name, "region": region, "tax_rate": "0.07",
+                "db_url": f"{DB_ROOT}/bs_{self.tag}_{code}", **common,
+            })
+        self.ho = load_office(self.paths["ho"], environ={})
+        self.branches = [load_office(self.paths[c], environ={}) for c in codes]
+        self._engines: dict[str, object] = {}
+
+    def _write(self, code: str, values: dict) -> None:
+        path = self.dir / f"{code}.toml"
+        path.write_text("".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items()), encoding="utf-8")
+        self.paths[code] = path
+
+    def init(self) -> Offices:
+        for cfg in [self.ho, *self.branches]:
+            init_database(cfg)
+        return self
+
+    def branch(self, code: str) -> OfficeConfig:
+        return next(b for b in self.branches if b.code == code)
+
+    def engine(self, code: str):
+        if code not in self._engines:
+            cfg = self.ho if code == "ho" else self.branch(code)
+            self._engines[code] = make_engine(cfg.db_url)
+        return self._engines[code]
+
+    def cleanup(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+        names = [cfg.db_url.rsplit("/", 1)[1] for cfg in [self.ho, *self.branches]]
+        server = make_engine(DB_ROOT + "/")
+        with server.begin() as conn:
+            # A connection left open by a stuck thread (a test cut its link mid-transaction)
+            # would hold a metadata lock that DROP DATABASE, and then the whole server's
+            # trigger lookups, wait behind: end such connections first, and never wait long.
+            conn.execute(text("SET SESSION lock_wait_timeout = 30"))
+            for (pid,) in conn.execute(
+                text("SELECT ID FROM information_schema.PROCESSLIST WHERE DB IN :names AND ID <> CONNECTION_ID()")
+                .bindparams(bindparam("names", expanding=True)), {"names": names},
+            ):
+                with contextlib.suppress(Exception):
+                    conn.execute(text(f"KILL {int(pid)}"))
+            for name in names:
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+        delete_topology(self.ho.topology_prefix, [b.code for b in self.branches])
+
+
+def delete_topology(prefix: str, branches: list[str]) -> None:
+    names = Names(prefix)
+    with contextlib.suppress(pika.exceptions.AMQPError, OSError):
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        channel = connection.channel()
+        for queue in [names.intake_queue, names.dead_queue, *[names.receipts_queue(b) for b in branches]]:
+            channel.queue_delete(queue)
+        for exchange in (names.intake_exchange, names.receipts_exchange, names.dead_exchange):
+            channel.exchange_delete(exchange)
+        connection.close()
+
+
+def with_amqp(cfg: OfficeConfig, url: str) -> OfficeConfig:
+    return dataclasses.replace(cfg, amqp_urls=(url,))
+
+
+# ---------------------------------------------------------------- data
+def sale_values(i: int = 1, region: str = "East", product: str = "Paper", qty: int | None = None,
+                cost: str | None = None, day: dt.date | None = None) -> dict:
+    qty = qty if qty is not None else 1 + i % 97
+    cost = Decimal(cost) if cost is not None else Decimal("12.95") if product == "Paper" else Decimal("2.19")
+    line = compute_line(qty, cost, RATE)
+    return {
+        "sale_date": day or dt.date(2021, 4, 29) + dt.timedelta(days=i % 30), "region": region, "product": product,
+        "qty": qty, "cost": cost, "amt": line.amt, "tax": line.tax, "total": line.total,
+    }
+
+
+INSERT = text(
+    "INSERT INTO sales (sale_date, region, product, qty, cost, amt, tax, total) "
+    "VALUES (:sale_date, :region, :product, :qty, :cost, :amt, :tax, :total)"
+)
+
+
+def insert_sales(engine, count: int, start: int = 0, **kw) -> list[int]:
+    """Insert ``count`` sales in one transaction; returns their ids."""
+    if count == 0:
+        return []
+    with engine.begin() as conn:
+        rows = [sale_values(start + i, **kw) for i in range(count)]
+        conn.execute(INSERT, rows)
+        first = conn.execute(text("SELECT LAST_INSERT_ID()")).scalar_one()
+    # InnoDB hands a multi-row insert consecutive ids (innodb_autoinc_lock_mode 1 or 2 with one writer)
+    return list(range(first, first + count))
+
+
+def update_sale(engine, sale_id: int, qty: int, cost: str = "12.95") -> None:
+    line = compute_line(qty, Decimal(cost), RATE)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE sales SET qty=:q, cost=:c, amt=:a, tax=:t, total=:tot WHERE id=:id"),
+            {"q": qty, "c": Decimal(cost), "a": line.amt, "t": line.tax, "tot": line.total, "id": sale_id},
+        )
+
+
+def delete_sale(engine, sale_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM sales WHERE id=:id"), {"id": sale_id})
+
+
+COLUMNS = "sale_date, region, product, qty, cost, amt, tax, total"
+
+
+def branch_rows(engine, code: str) -> set[tuple]:
+    with engine.connect() as conn:
+        return {(code, *r) for r in conn.execute(text(f"SELECT id, {COLUMNS} FROM sales"))}
+
+
+def head_office_rows(engine) -> set[tuple]:
+    with engine.connect() as conn:
+        return set(map(tuple, conn.execute(text(f"SELECT branch, branch_sale_id, {COLUMNS} FROM sales"))))
+
+
+def union_of_branches(offices: Offices) -> set[tuple]:
+    rows: set[tuple] = set()
+    for b in offices.branches:
+        rows |= branch_rows(offices.engine(b.code), b.code)
+    return rows
+
+
+def outbox_states(engine) -> dict[int, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT state, COUNT(*) FROM sync_outbox GROUP BY state")).all())
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+    """Poll until ``predicate()`` is truthy; fail with ``what`` if it never is."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
+        time.sleep(interval)
+
+
+def converged(offices: Offices) -> bool:
+    """The HO holds exactly the union of the branches and every change is applied."""
+    if head_office_rows(offices.engine("ho")) != union_of_branches(offices):
+        return False
+    return all(set(outbox_states(offices.engine(b.code))) <= {2} for b in offices.branches)
+
+
+def assert_converged(offices: Offices, timeout: float = 60) -> None:
+    try:
+        wait_for(lambda: converged(offices), timeout, "the Head Office to equal the union of the branches")
+    except AssertionError:
+        ho, union = head_office_rows(offices.engine("ho")), union_of_branches(offices)
+        states = {b.code: outbox_states(offices.engine(b.code)) for b in offices.branches}
+        raise AssertionError(
+            f"not converged: {len(union - ho)} row(s) missing at HO, {len(ho - union)} extra or different; "
+            f"outbox states {states}; e.g. missing {sorted(union - ho)[:3]}, extra {sorted(ho - union)[:3]}"
+        ) from None
+
+
+@contextlib.contextmanager
+def running(*threads):
+    """Start engine threads (relays, consumers) and stop them at the end."""
+    for t in threads:
+        t.start()
+    try:
+        yield threads
+    finally:
+        for t in threads:
+            t.stop()
+
+
+# ---------------------------------------------------------------- processes
+def spawn(program: str, config: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    """Run bo_app.py or ho_app.py as its own process (for kill -9 tests).
+
+    Output goes to a file (``process.log_path``), never to a pipe that nobody
+    reads and that would stall a chatty process once full.
+    """
+    log = tempfile.NamedTemporaryFile("w+", prefix=f"{Path(program).stem}-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / program), "--config", str(config), *args],
+        cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )
+    process.log_path = log.name
+    log.close()
+    return process
+
+
+def output(process: subprocess.Popen) -> str:
+    """What a spawned process has printed so far."""
+    return Path(process.log_path).read_text(encoding="utf-8", errors="replace")
+
+
+def finish(process: subprocess.Popen, timeout: float = 120) -> str:
+    """Wait for a spawned process to exit on its own; returns its output."""
+    process.wait(timeout=timeout)
+    return output(process)
+
+
+def kill9(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    return output(process)
+
+
+def stop(process: subprocess.Popen) -> str:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    return output(process)
+
+
+# ---------------------------------------------------------------- raw messages
+def publish_raw(offices: Offices, body: bytes, content_encoding: str | None = "zlib", **props) -> None:
+    """Put bytes on the intake exchange as any client could, with a broker confirm."""
+    from sync import protocol
+    from sync.broker import INTAKE_KEY, declare_topology
+
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        names = declare_topology(channel, offices.ho, list(offices.ho.branches))
+        channel.basic_publish(
+            names.intake_exchange, INTAKE_KEY, body,
+            pika.BasicProperties(content_encoding=content_encoding, content_type=protocol.CONTENT_TYPE,
+                                 delivery_mode=2, **props),
+            mandatory=True,
+        )
+    finally:
+        connection.close()
+
+
+def changes_body(branch: str, origin: str, changes: list, version: int = 1,
+                 high_water: int | None = None, built_at_ms: int | None = None) -> bytes:
+    import json
+    import zlib
+
+    seqs = [c[0] for c in changes if isinstance(c, list) and c and isinstance(c[0], int)]
+    return zlib.compress(json.dumps({
+        "v": version, "type": "changes", "branch": branch, "origin": origin,
+        "hw": high_water or max(seqs, default=1), "at": built_at_ms or int(time.time() * 1000), "changes": changes,
+    }).encode())
+
+
+def upsert(seq: int, sale_id: int, qty: int, cost: str = "2.19") -> list:
+    line = compute_line(qty, Decimal(cost), RATE)
+    return [seq, sale_id, "u", "2021-04-30", "East", "Pens", qty, cost, str(line.amt), str(line.tax), str(line.total)]
+
+
+def dead_letters(engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT id, branch, reason, state FROM sync_dead_letters ORDER BY id")).all()
