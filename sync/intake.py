@@ -113,6 +113,11 @@ class IntakeConsumer(threading.Thread):
                 self._set_state(events.OFFLINE, str(exc))
                 self._stopping.wait(self._backoff.next_delay())
                 continue
+            except Exception as exc:  # noqa: BLE001 - a surprise while connecting must not end the consumer either
+                self.log.exception("consumer hit an unexpected error while connecting")
+                self._set_state(events.OFFLINE, f"unexpected error while connecting: {exc.__class__.__name__}: {exc}")
+                self._stopping.wait(self._backoff.next_delay())
+                continue
             try:
                 self._session(connection)
             except (pika.exceptions.AMQPError, OSError) as exc:

@@ -117,6 +117,10 @@ class OutboxRelay(threading.Thread):
             except LinkDown as exc:
                 self._went_wrong(str(exc), forced)
                 continue
+            except Exception as exc:  # noqa: BLE001 - a surprise while connecting must not end the agent either
+                self.log.exception("agent hit an unexpected error while connecting")
+                self._went_wrong(f"unexpected error while connecting: {exc.__class__.__name__}: {exc}", forced)
+                continue
             self._user = login_of(self.cfg.amqp_urls[index])
             try:
                 self._session(connection, forced)

@@ -8,8 +8,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from devtools.linkproxy import LinkProxy
 from sync import events
+from sync.broker import LinkDown, connect
 from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
 from tests.harness import (
@@ -70,6 +73,27 @@ def test_link_cut_in_the_middle_of_a_batch_loses_and_duplicates_nothing(offices)
             link.restore()
             assert_converged(offices, timeout=120)
     assert len(head_office_rows(offices.engine("ho"))) == 20_000
+
+
+def test_a_link_that_resets_as_it_opens_never_ends_the_agent_or_the_consumer(offices):
+    # A cut link accepts and resets at once.  pika then sometimes raises a bare
+    # ValueError ("Expected connected socket") instead of a connection error; once
+    # that ended the agent's thread and left a backlog pending for good.
+    with LinkProxy(BROKER) as link:
+        link.cut()
+        branch = with_amqp(offices.branch("bo1"), proxied(AMQP_URL, link.port))
+        for _ in range(300):
+            with pytest.raises(LinkDown, match="cannot reach the message broker"):
+                connect(branch)
+        fast = {"backoff_initial_seconds": 0.01, "backoff_max_seconds": 0.05}
+        relay = OutboxRelay(dataclasses.replace(branch, **fast))
+        consumer = IntakeConsumer(dataclasses.replace(with_amqp(offices.ho, proxied(AMQP_URL, link.port)), **fast))
+        insert_sales(offices.engine("bo1"), 50)
+        with running(consumer, relay):
+            time.sleep(5)  # a few hundred reset connects each
+            assert relay.is_alive() and consumer.is_alive()
+            link.restore()
+            assert_converged(offices)
 
 
 def test_kill_9_of_the_branch_agent_during_publish_loses_and_duplicates_nothing(offices):
