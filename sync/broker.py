@@ -133,7 +133,9 @@ def connect(cfg: OfficeConfig, start: int = 0, log: logging.Logger | None = None
             # ValueError: pika's connection workflow raises it when the peer resets
             # the socket between the TCP connect and its getpeername() check (a link
             # that drops as it comes up).  It is the same "did not answer" as the rest.
-            reason = "the connection was reset as it opened" if isinstance(exc, ValueError) else describe(exc)
+            # (ssl's certificate errors are ValueErrors too: only a plain one is pika's.)
+            plain_value_error = isinstance(exc, ValueError) and not isinstance(exc, ssl.SSLError)
+            reason = "the connection was reset as it opened" if plain_value_error else describe(exc)
             if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
                 problems.append(f"{redact_url(urls[index])} presented a certificate that amqp_ca_file does not vouch for")
             elif urls[index].startswith("amqps://") and any(sign in reason for sign in _HANDSHAKE_REFUSED):
