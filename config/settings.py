@@ -55,8 +55,11 @@ class OfficeConfig:
     queue_type: str = "quorum"
     declare_topology: bool = True
     batch_rows: int = 5000
+    # Messages a branch keeps in flight while draining a backlog (each on its own
+    # connection), so a slow link never idles while a confirm makes its round trip.
+    publish_window: int = 2
     prefetch: int = 8
-    poll_seconds: float = 0.25
+    poll_seconds: float = 0.1
     heartbeat_seconds: int = 30
     backoff_initial_seconds: float = 0.5
     backoff_max_seconds: float = 60.0
@@ -250,6 +253,7 @@ _KEYS = {
     "queue_type": lambda s, k, v: _as_choice(s, k, v, ("quorum", "classic")),
     "declare_topology": _as_bool,
     "batch_rows": lambda s, k, v: _as_int(s, k, v, 1, 100_000),
+    "publish_window": lambda s, k, v: _as_int(s, k, v, 1, 16),
     "prefetch": lambda s, k, v: _as_int(s, k, v, 1, 1000),
     "poll_seconds": lambda s, k, v: _as_float(s, k, v, 0.01, 60),
     "heartbeat_seconds": lambda s, k, v: _as_int(s, k, v, 0, 600),

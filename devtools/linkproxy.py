@@ -95,6 +95,7 @@ class LinkProxy:
         self.rate_bps, self.rtt = rate_bps, rtt
         self.bytes_up = 0    # client -> server
         self.bytes_down = 0  # server -> client
+        self.connections = 0  # forwarded (accepted while the link was up)
         self._up = True
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -135,6 +136,7 @@ class LinkProxy:
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._sockets += [client, server]
+                self.connections += 1
             _Pipe(self, client, server, "up").start()
             _Pipe(self, server, client, "down").start()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -55,6 +56,10 @@ class OutboxRelay(threading.Thread):
         self._state = None
         self._logged = None
         self._user: str | None = None
+        self._url_index = 0
+        self._lanes: list[_Lane] = []
+        self._confirmed: queue.Queue = queue.Queue()  # (lane, seqs, error) from this session's lanes
+        self._pipeline_off = False
         self._backoff = Backoff(cfg.backoff_initial_seconds, cfg.backoff_max_seconds)
 
     # ------------------------------------------------------------ called from any thread
@@ -121,7 +126,7 @@ class OutboxRelay(threading.Thread):
                 self.log.exception("agent hit an unexpected error while connecting")
                 self._went_wrong(f"unexpected error while connecting: {exc.__class__.__name__}: {exc}", forced)
                 continue
-            self._user = login_of(self.cfg.amqp_urls[index])
+            self._user, self._url_index = login_of(self.cfg.amqp_urls[index]), index
             try:
                 self._session(connection, forced)
             except (pika.exceptions.AMQPError, OSError) as exc:
@@ -157,6 +162,12 @@ class OutboxRelay(threading.Thread):
 
     def _session(self, connection, forced: bool) -> None:
         """One connected period: drain, listen for receipts, until stopped or the window ends."""
+        try:
+            self._connected_session(connection, forced)
+        finally:
+            self._close_lanes()
+
+    def _connected_session(self, connection, forced: bool) -> None:
         channel = self._open(connection)
         self._set_state(events.ONLINE)
         while not self._stopping.is_set():
@@ -189,13 +200,14 @@ class OutboxRelay(threading.Thread):
         offline; the changes then stay "sent" until a later run hears back).
         """
         connection, index = connect(self.cfg, log=self.log)
-        self._user = login_of(self.cfg.amqp_urls[index])
+        self._user, self._url_index = login_of(self.cfg.amqp_urls[index]), index
         try:
             channel = self._open(connection)
             result = self._drain(connection, channel, report=False)
             self._await_receipts(connection, channel, receipt_wait)
             return result
         finally:
+            self._close_lanes()
             close_quietly(connection)
 
     def _await_receipts(self, connection, channel, timeout: float) -> None:
@@ -208,11 +220,13 @@ class OutboxRelay(threading.Thread):
                 return
 
     # ------------------------------------------------------------ sending
-    def _publish(self, channel, rows: list) -> list[int]:
-        body, seqs = protocol.encode_changes(
+    def _encode(self, rows: list) -> tuple[bytes, list[int]]:
+        return protocol.encode_changes(
             self.cfg.code, self.outbox.origin(), rows, self.outbox.high_water(), int(time.time() * 1000)
         )
-        props = pika.BasicProperties(
+
+    def _properties(self, seqs: list[int], user: str | None) -> pika.BasicProperties:
+        return pika.BasicProperties(
             content_type=protocol.CONTENT_TYPE,
             content_encoding=protocol.CONTENT_ENCODING,
             delivery_mode=pika.DeliveryMode.Persistent,
@@ -222,33 +236,95 @@ class OutboxRelay(threading.Thread):
             timestamp=int(time.time()),
             headers={"x-sync-version": protocol.VERSION, "x-sync-branch": self.cfg.code},
             # RabbitMQ checks user_id against the login, so the HO can tell who sent it.
-            user_id=self._user,
+            user_id=user,
         )
+
+    def _publish(self, channel, rows: list) -> list[int]:
+        body, seqs = self._encode(rows)
         # With confirms on, basic_publish returns only once the broker has the
         # message on disk (or raises): only then may the changes be marked sent.
-        channel.basic_publish(self.names.intake_exchange, INTAKE_KEY, body, props, mandatory=True)
+        channel.basic_publish(self.names.intake_exchange, INTAKE_KEY, body, self._properties(seqs, self._user), mandatory=True)
         return seqs
 
     def _drain(self, connection, channel, report: bool) -> PassResult:
         result = PassResult()
         total = self.outbox.count_pending() if report else 0
-        after = 0
-        while not self._stopping.is_set():
-            rows = self.outbox.pending_batch(self.cfg.batch_rows, after)
-            if not rows:
-                break
+        rows = self.outbox.pending_batch(self.cfg.batch_rows, 0)
+        if rows and len(rows) == self.cfg.batch_rows and self.cfg.publish_window > 1 and not self._pipeline_off:
+            # A backlog: keep several messages in flight (see _Lane).
+            self._drain_pipelined(connection, channel, rows, result, total if report else None)
+        while rows and not self._stopping.is_set():
             seqs = self._publish(channel, rows)
             self.outbox.mark_sent(seqs)
-            after = seqs[-1]
-            result.sent += len(seqs)
-            if report:
-                self._emit(events.SyncProgress(self.cfg.code, result.sent, max(total, result.sent)))
+            self._sent(result, seqs, total if report else None)
             connection.process_data_events(time_limit=0)
             self._handle_controls(channel)
+            rows = self.outbox.pending_batch(self.cfg.batch_rows, seqs[-1])
         if result.sent:
             self.log.info("sent %d change(s)", result.sent)
         result.resent = self._resend_unreceipted(connection, channel)
         return result
+
+    def _sent(self, result: PassResult, seqs: list[int], total: int | None) -> None:
+        result.sent += len(seqs)
+        if total is not None:
+            self._emit(events.SyncProgress(self.cfg.code, result.sent, max(total, result.sent)))
+
+    def _drain_pipelined(self, connection, channel, rows: list, result: PassResult, total: int | None) -> None:
+        """Drain with up to ``publish_window`` messages in flight, each on a lane of its own.
+
+        This thread reads and encodes the next batch while the lanes' messages travel
+        and wait for their confirms; it marks a message's changes sent when its lane
+        reports the confirm, in whatever order confirms come (the Head Office orders
+        changes by seq, not by arrival).  Returns once the backlog is drained; the
+        rest of the pass (the last, short batch) goes the ordinary way.
+        """
+        if not self._lanes:
+            self._lanes = [_Lane(self, n, self._confirmed) for n in range(self.cfg.publish_window)]
+            for lane in self._lanes:
+                lane.start()
+        free, in_flight = list(self._lanes), 0
+        while not self._stopping.is_set():
+            while free and rows and len(rows) == self.cfg.batch_rows:
+                body, seqs = self._encode(rows)
+                free.pop().give(body, seqs)
+                in_flight += 1
+                rows = self.outbox.pending_batch(self.cfg.batch_rows, seqs[-1])
+            if not in_flight:
+                return
+            try:
+                lane, seqs, error = self._confirmed.get(timeout=0.05)
+            except queue.Empty:
+                connection.process_data_events(time_limit=0)  # heartbeats and receipts
+                self._handle_controls(channel)
+                continue
+            in_flight -= 1
+            if isinstance(error, _LaneUnavailable):
+                # That message was not sent; it is still pending and goes in the next pass.
+                self.log.warning("sending one message at a time this session: %s", error)
+                self._lanes.remove(lane)
+                lane.close()
+                self._pipeline_off = True
+                continue
+            if error is not None:
+                raise error
+            free.append(lane)
+            self.outbox.mark_sent(seqs)
+            self._sent(result, seqs, total)
+            connection.process_data_events(time_limit=0)
+            self._handle_controls(channel)
+
+    def _close_lanes(self) -> None:
+        lanes, self._lanes = self._lanes, []
+        for lane in lanes:
+            lane.close()
+        for lane in lanes:
+            lane.join(5)
+        # A lane still stuck in a publish reports into the old queue, which nobody
+        # reads: a confirm that comes after the session ended is not recorded, so
+        # those changes stay pending and go again (the Head Office ignores repeats).
+        self._confirmed = queue.Queue()
+        self._pipeline_off = False
 
     def _resend_unreceipted(self, connection, channel) -> int:
         """Send again what was confirmed long ago but never receipted (belt and braces)."""
@@ -293,6 +369,75 @@ class OutboxRelay(threading.Thread):
                 self._emit(events.ReceiptsRecorded(self.cfg.code, applied, len(message.rejected)))
             channel.basic_ack(tag)
             self._controls.pop(0)
+
+
+class _LaneUnavailable(Exception):
+    """A lane could not open its connection; the relay then sends one message at a time."""
+
+
+class _Lane(threading.Thread):
+    """One publisher with a connection of its own, opened and used in this thread only.
+
+    pika's blocking channel waits for each confirm before it returns, so one
+    connection has one message in flight; on a link with a long round trip the link
+    then idles while the confirm travels back.  The relay keeps ``publish_window``
+    lanes busy instead.  A lane only publishes and reports: the relay alone reads
+    the outbox and marks changes sent, and only for messages the broker confirmed.
+    """
+
+    def __init__(self, relay: OutboxRelay, number: int, results: queue.Queue):
+        super().__init__(name=f"relay-{relay.cfg.code}-lane{number}", daemon=True)
+        self.relay = relay
+        self._results = results  # this session's; a lane never reports into a later one
+        self._jobs: queue.Queue = queue.Queue()
+        self._closing = threading.Event()
+
+    def give(self, body: bytes, seqs: list[int]) -> None:
+        """Hand this idle lane one message; it reports (lane, seqs, error) when done."""
+        self._jobs.put((body, seqs))
+
+    def close(self) -> None:
+        self._closing.set()
+        self._jobs.put(None)
+
+    def run(self) -> None:
+        relay, connection = self.relay, None
+        try:
+            connection, index = connect(relay.cfg, start=relay._url_index, log=relay.log)
+            user = login_of(relay.cfg.amqp_urls[index])
+            channel = connection.channel()
+            channel.confirm_delivery()
+        except Exception as exc:  # noqa: BLE001 - reported with the first message it is given
+            failure: Exception | None = _LaneUnavailable(str(exc) if isinstance(exc, LinkDown) else explain(exc))
+        else:
+            failure = None
+        try:
+            while not self._closing.is_set():
+                try:
+                    job = self._jobs.get(timeout=1.0)
+                except queue.Empty:
+                    if failure is None:
+                        connection.process_data_events(time_limit=0)  # heartbeats
+                    continue
+                if job is None or self._closing.is_set():
+                    return
+                body, seqs = job
+                if failure is None:
+                    try:
+                        channel.basic_publish(relay.names.intake_exchange, INTAKE_KEY, body,
+                                              relay._properties(seqs, user), mandatory=True)
+                    except Exception as exc:  # noqa: BLE001 - the relay decides what it means
+                        failure = exc
+                    else:
+                        self._results.put((self, seqs, None))
+                        continue
+                self._results.put((self, None, failure))
+        except Exception as exc:  # noqa: BLE001 - a lane must never die without a word
+            relay.log.debug("publishing lane ended: %s", exc)
+            self._results.put((self, None, exc))
+        finally:
+            if connection is not None:
+                close_quietly(connection)
 
 
 def explain(exc: BaseException) -> str:

@@ -75,6 +75,21 @@ def test_link_cut_in_the_middle_of_a_batch_loses_and_duplicates_nothing(offices)
     assert len(head_office_rows(offices.engine("ho"))) == 20_000
 
 
+@pytest.mark.parametrize("window", [1, 3])
+def test_a_backlog_goes_with_publish_window_messages_in_flight_each_on_its_own_connection(offices, window):
+    bo = offices.engine("bo1")
+    insert_sales(bo, 6_000)
+    with LinkProxy(BROKER, rtt=0.05) as link:
+        cfg = dataclasses.replace(with_amqp(offices.branch("bo1"), proxied(AMQP_URL, link.port)),
+                                  batch_rows=300, publish_window=window)
+        with running(IntakeConsumer(offices.ho), OutboxRelay(cfg)):
+            assert_converged(offices)
+        # The agent's own connection, plus one per lane when there are lanes.
+        assert link.connections == (1 if window == 1 else 1 + window)
+    assert len(head_office_rows(offices.engine("ho"))) == 6_000
+    assert outbox_states(bo) == {2: 6_000}
+
+
 def test_a_link_that_resets_as_it_opens_never_ends_the_agent_or_the_consumer(offices):
     # A cut link accepts and resets at once.  pika then sometimes raises a bare
     # ValueError ("Expected connected socket") instead of a connection error; once

@@ -131,6 +131,19 @@ def test_a_branch_with_its_own_login_and_no_configure_right_delivers_to_a_head_o
     assert dead_letters(offices.engine("ho")) == []
 
 
+def test_a_branch_login_allowed_one_connection_drains_one_message_at_a_time(provisioned, caplog):
+    # The publishing lanes need connections of their own; where the broker allows the
+    # branch only one, the agent says so once and sends one message at a time.
+    provisioned.ctl.run("set_user_limits", "bo1", '{"max-connections": 1}')
+    offices = provisioned.offices
+    insert_sales(offices.engine("bo1"), 3_000)
+    relay = OutboxRelay(provisioned.office("bo1", declare_topology=False, batch_rows=200, publish_window=3))
+    with caplog.at_level(logging.WARNING, logger="sync.bo1"), running(IntakeConsumer(provisioned.office("ho")), relay):
+        assert_converged(offices)
+    assert len(head_office_rows(offices.engine("ho"))) == 3_000
+    assert any("one message at a time" in r.getMessage() for r in caplog.records)
+
+
 # ---------------------------------------------------------------- impersonation
 def test_bo2_cannot_publish_as_bo1_and_its_own_message_claiming_bo1_is_dead_lettered(provisioned):
     names, body = provisioned.names, changes_body("bo1", str(uuid.uuid4()), [upsert(1, 1, qty=3)])
