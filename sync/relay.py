@@ -252,7 +252,7 @@ class OutboxRelay(threading.Thread):
         rows = self.outbox.pending_batch(self.cfg.batch_rows, 0)
         if rows and len(rows) == self.cfg.batch_rows and self.cfg.publish_window > 1 and not self._pipeline_off:
             # A backlog: keep several messages in flight (see _Lane).
-            self._drain_pipelined(connection, channel, rows, result, total if report else None)
+            rows = self._drain_pipelined(connection, channel, rows, result, total if report else None)
         while rows and not self._stopping.is_set():
             seqs = self._publish(channel, rows)
             self.outbox.mark_sent(seqs)
@@ -270,14 +270,14 @@ class OutboxRelay(threading.Thread):
         if total is not None:
             self._emit(events.SyncProgress(self.cfg.code, result.sent, max(total, result.sent)))
 
-    def _drain_pipelined(self, connection, channel, rows: list, result: PassResult, total: int | None) -> None:
+    def _drain_pipelined(self, connection, channel, rows: list, result: PassResult, total: int | None) -> list:
         """Drain with up to ``publish_window`` messages in flight, each on a lane of its own.
 
         This thread reads and encodes the next batch while the lanes' messages travel
         and wait for their confirms; it marks a message's changes sent when its lane
         reports the confirm, in whatever order confirms come (the Head Office orders
-        changes by seq, not by arrival).  Returns once the backlog is drained; the
-        rest of the pass (the last, short batch) goes the ordinary way.
+        changes by seq, not by arrival).  Returns the batch it did not send (the
+        last, short one, or none), which the ordinary way sends.
         """
         if not self._lanes:
             self._lanes = [_Lane(self, n, self._confirmed) for n in range(self.cfg.publish_window)]
@@ -291,7 +291,7 @@ class OutboxRelay(threading.Thread):
                 in_flight += 1
                 rows = self.outbox.pending_batch(self.cfg.batch_rows, seqs[-1])
             if not in_flight:
-                return
+                return rows
             try:
                 lane, seqs, error = self._confirmed.get(timeout=0.05)
             except queue.Empty:
@@ -313,6 +313,7 @@ class OutboxRelay(threading.Thread):
             self._sent(result, seqs, total)
             connection.process_data_events(time_limit=0)
             self._handle_controls(channel)
+        return []  # stopping: what was not sent stays pending
 
     def _close_lanes(self) -> None:
         lanes, self._lanes = self._lanes, []

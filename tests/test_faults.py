@@ -82,7 +82,9 @@ def test_a_backlog_goes_with_publish_window_messages_in_flight_each_on_its_own_c
     with LinkProxy(BROKER, rtt=0.05) as link:
         cfg = dataclasses.replace(with_amqp(offices.branch("bo1"), proxied(AMQP_URL, link.port)),
                                   batch_rows=300, publish_window=window)
-        with running(IntakeConsumer(offices.ho), OutboxRelay(cfg)):
+        with running(IntakeConsumer(offices.ho)):
+            passed = OutboxRelay(cfg).run_once()
+            assert passed.sent == 6_000, "each change is published once"
             assert_converged(offices)
         # The agent's own connection, plus one per lane when there are lanes.
         assert link.connections == (1 if window == 1 else 1 + window)
