@@ -5,8 +5,9 @@
     proxy.cut()       # every open connection is reset, new ones are refused
     proxy.restore()   # the link is back
 
-It can also emulate a slow link: ``rate_bps`` limits each direction's bandwidth and
-``rtt`` adds a round trip (half each way).  It counts the bytes that cross it.
+It can also emulate a slow link: ``rate_bps`` limits each direction's bandwidth, shared
+by all connections through the proxy as on one real link, and ``rtt`` adds a round trip
+(half each way).  It counts the bytes that cross it.
 Only ever listens on and connects to loopback addresses.
 """
 from __future__ import annotations
@@ -46,7 +47,6 @@ class _Pipe:
                 return
 
     def _write(self) -> None:
-        next_free = 0.0
         while True:
             with self._cond:
                 while not self._queue:
@@ -55,14 +55,10 @@ class _Pipe:
             if not data:
                 _shutdown(self.dst)
                 return
-            rate = self.proxy.rate_bps
-            now = time.monotonic()
-            start = max(deliver_at, next_free if rate else 0.0, now)
-            if start > now:
-                time.sleep(start - now)
-            if rate:
-                next_free = start + len(data) * 8 / rate
-                time.sleep(max(0.0, next_free - time.monotonic()))
+            # Wait out the propagation delay, then for this chunk's turn on the link:
+            # the bandwidth is the link's, shared by every connection that crosses it.
+            done = self.proxy._reserve(self.direction, max(deliver_at, time.monotonic()), len(data))
+            time.sleep(max(0.0, done - time.monotonic()))
             try:
                 self.dst.sendall(data)
             except OSError:
@@ -96,6 +92,7 @@ class LinkProxy:
         self.bytes_up = 0    # client -> server
         self.bytes_down = 0  # server -> client
         self.connections = 0  # forwarded (accepted while the link was up)
+        self._free_at = {"up": 0.0, "down": 0.0}  # when each direction of the link is next idle
         self._up = True
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -109,6 +106,15 @@ class LinkProxy:
     def start(self) -> LinkProxy:
         threading.Thread(target=self._accept, daemon=True, name=f"linkproxy-{self.port}").start()
         return self
+
+    def _reserve(self, direction: str, ready: float, size: int) -> float:
+        """Book ``size`` bytes on one direction of the link from ``ready`` on; when they are across."""
+        if not self.rate_bps:
+            return ready
+        with self._lock:
+            start = max(ready, self._free_at[direction])
+            self._free_at[direction] = start + size * 8 / self.rate_bps
+            return self._free_at[direction]
 
     def _count(self, direction: str, n: int) -> None:
         with self._lock:
