@@ -77,6 +77,12 @@ class Outbox:
         with self.engine.connect() as conn:
             return conn.execute(select(_o.seq).where(_o.state == SENT).limit(1)).first() is not None
 
+    def pending_at_least(self, n: int) -> bool:
+        """Whether ``n`` or more changes are pending (reads at most n index entries)."""
+        query = select(_o.seq).where(_o.state == PENDING).order_by(_o.seq).limit(1).offset(n - 1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def count_pending(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(bo_outbox).where(_o.state == PENDING)).scalar_one()

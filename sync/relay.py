@@ -168,6 +168,7 @@ class OutboxRelay(threading.Thread):
             self._close_lanes()
 
     def _connected_session(self, connection, forced: bool) -> None:
+        self._start_lanes_for_a_backlog()
         channel = self._open(connection)
         self._set_state(events.ONLINE)
         while not self._stopping.is_set():
@@ -202,6 +203,7 @@ class OutboxRelay(threading.Thread):
         connection, index = connect(self.cfg, log=self.log)
         self._user, self._url_index = login_of(self.cfg.amqp_urls[index]), index
         try:
+            self._start_lanes_for_a_backlog()
             channel = self._open(connection)
             result = self._drain(connection, channel, report=False)
             self._await_receipts(connection, channel, receipt_wait)
@@ -279,10 +281,7 @@ class OutboxRelay(threading.Thread):
         changes by seq, not by arrival).  Returns the batch it did not send (the
         last, short one, or none), which the ordinary way sends.
         """
-        if not self._lanes:
-            self._lanes = [_Lane(self, n, self._confirmed) for n in range(self.cfg.publish_window)]
-            for lane in self._lanes:
-                lane.start()
+        self._start_lanes()
         free, in_flight = list(self._lanes), 0
         while not self._stopping.is_set():
             while free and rows and len(rows) == self.cfg.batch_rows:
@@ -314,6 +313,18 @@ class OutboxRelay(threading.Thread):
             connection.process_data_events(time_limit=0)
             self._handle_controls(channel)
         return []  # stopping: what was not sent stays pending
+
+    def _start_lanes(self) -> None:
+        if not self._lanes:
+            self._lanes = [_Lane(self, n, self._confirmed) for n in range(self.cfg.publish_window)]
+            for lane in self._lanes:
+                lane.start()
+
+    def _start_lanes_for_a_backlog(self) -> None:
+        """Open the lanes at once when a backlog waits, so that their connections are
+        made while this one declares the topology (round trips on a slow link)."""
+        if self.cfg.publish_window > 1 and self.outbox.pending_at_least(self.cfg.batch_rows):
+            self._start_lanes()
 
     def _close_lanes(self) -> None:
         lanes, self._lanes = self._lanes, []
