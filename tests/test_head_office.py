@@ -8,16 +8,21 @@ from sqlalchemy import text
 
 from devtools.linkproxy import LinkProxy
 from models.schema import make_engine
+from sync import events
 from sync.intake import IntakeConsumer, discard_dead_letter
 from sync.outbox import Outbox
 from sync.protocol import encode_changes
+from sync.relay import OutboxRelay
 from tests.harness import (
+    assert_converged,
     changes_body,
     dead_letters,
+    delete_sale,
     head_office_rows,
     insert_sales,
     publish_raw,
     running,
+    update_sale,
     upsert,
     wait_for,
 )
@@ -159,3 +164,33 @@ def test_when_branch_logins_are_required_a_message_without_its_branch_login_is_r
         (parked,) = wait_for(lambda: dead_letters(offices.engine("ho")), 30, "the anonymous message to be refused")
     assert "a branch may only send its own changes" in parked.reason
     assert held(offices) == {}
+
+
+def test_two_consumers_on_one_queue_apply_every_change_once_with_updates_and_deletes_in_flight(offices):
+    # Several Head Office consumers may share the intake queue (throughput, failover):
+    # the per-branch lock row orders the applies of a branch, whoever takes them.
+    applied_by = {0: 0, 1: 0}
+
+    def counter(n):
+        def count(event):
+            if isinstance(event, events.RowsApplied):
+                applied_by[n] += event.upserts + event.deletes
+        return count
+
+    ho = dataclasses.replace(offices.ho, prefetch=2)
+    consumers = [IntakeConsumer(ho, on_event=counter(n)) for n in (0, 1)]
+    for b in offices.branches:
+        insert_sales(offices.engine(b.code), 3_000)
+    relays = [OutboxRelay(dataclasses.replace(b, batch_rows=100)) for b in offices.branches]
+    with running(*consumers, *relays):
+        wait_for(lambda: all(applied_by.values()), 60, "both consumers to be applying")
+        for b in offices.branches:  # changes made while both consume, to rows sent and not yet sent
+            engine = offices.engine(b.code)
+            for sale_id in (1, 1_500, 2_999):
+                update_sale(engine, sale_id, qty=sale_id % 50 + 1)
+            delete_sale(engine, 2)
+            delete_sale(engine, 3_000)
+        assert_converged(offices, timeout=120)
+    assert len(head_office_rows(offices.engine("ho"))) == 3 * 2_998
+    assert dead_letters(offices.engine("ho")) == []
+    assert applied_by[0] > 0 and applied_by[1] > 0
