@@ -8,12 +8,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, cast, func, or_, select, update
 from sqlalchemy.engine import Engine
 
 from models.schema import APPLIED, PENDING, REJECTED, SENT, STATE_NAMES, bo_outbox, bo_state
 
 _o = bo_outbox.c
+
+# A change as it goes on the wire.  The date and the money come as the server's text
+# ('2021-04-29', '945.35': a DECIMAL's text keeps its scale), which is exactly what
+# the message carries: no date or Decimal objects are built only to be written back.
+_WIRE_COLUMNS = (
+    _o.seq, _o.sale_id, _o.op, cast(_o.sale_date, String).label("sale_date"), _o.region, _o.product, _o.qty,
+    *(cast(column, String).label(column.name) for column in (_o.cost, _o.amt, _o.tax, _o.total)),
+)
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,7 @@ class Outbox:
         committed late, with a lower seq, is still found on the next pass.
         """
         query = (
-            select(_o.seq, _o.sale_id, _o.op, _o.sale_date, _o.region, _o.product, _o.qty,
-                   _o.cost, _o.amt, _o.tax, _o.total)
+            select(*_WIRE_COLUMNS)
             .where(_o.state == PENDING, _o.seq > after_seq)
             .order_by(_o.seq)
             .limit(limit)
@@ -58,8 +65,7 @@ class Outbox:
     def unconfirmed_batch(self, sent_before: dt.datetime, limit: int, after_seq: int = 0) -> list:
         """Changes sent before ``sent_before`` and never receipted, to send again."""
         query = (
-            select(_o.seq, _o.sale_id, _o.op, _o.sale_date, _o.region, _o.product, _o.qty,
-                   _o.cost, _o.amt, _o.tax, _o.total)
+            select(*_WIRE_COLUMNS)
             .where(_o.state == SENT, _o.seq > after_seq, _o.sent_at < sent_before)
             .order_by(_o.seq)
             .limit(limit)

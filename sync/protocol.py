@@ -134,22 +134,27 @@ def _no_constants(name: str):
 
 # ---------------------------------------------------------------- changes
 def encode_changes(branch: str, origin: str, rows: Iterable, high_water: int, built_at_ms: int) -> tuple[bytes, list[int]]:
-    """Encode outbox rows (objects with seq, sale_id, op and the sale columns) as one message.
+    """Encode outbox rows as one message.
 
-    ``high_water`` is the branch's highest seq now and ``built_at_ms`` its clock: the
-    Head Office uses them to notice a branch database whose sequence went backwards.
-    Returns the compressed body and the seqs it carries, in order.
+    Each row is a sequence in the outbox's column order: seq, sale_id, op, sale_date,
+    region, product, qty, cost, amt, tax, total (anything after is ignored).  The
+    date and the amounts may be text, as ``Outbox.pending_batch`` reads them, or
+    ``date`` and ``Decimal`` objects.  ``high_water`` is the branch's highest seq now
+    and ``built_at_ms`` its clock: the Head Office uses them to notice a branch
+    database whose sequence went backwards.  Returns the compressed body and the
+    seqs it carries, in order.
     """
     changes, seqs = [], []
     for r in rows:
-        seqs.append(r.seq)
-        if r.op == "d":
-            changes.append([r.seq, r.sale_id, "d"])
-        else:
-            changes.append([
-                r.seq, r.sale_id, "u", r.sale_date.isoformat(), r.region, r.product, r.qty,
-                str(r.cost), str(r.amt), str(r.tax), str(r.total),
-            ])
+        seq = r[0]
+        seqs.append(seq)
+        if r[2] == "d":
+            changes.append([seq, r[1], "d"])
+            continue
+        date, cost, amt, tax, total = r[3], r[7], r[8], r[9], r[10]
+        if type(cost) is not str:  # built in Python rather than read from the outbox
+            date, cost, amt, tax, total = date.isoformat(), str(cost), str(amt), str(tax), str(total)
+        changes.append([seq, r[1], "u", date, r[4], r[5], r[6], cost, amt, tax, total])
     body = {"v": VERSION, "type": CHANGES, "branch": branch, "origin": origin,
             "hw": max(high_water, *seqs) if seqs else high_water, "at": built_at_ms, "changes": changes}
     return _pack(body), seqs

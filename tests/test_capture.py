@@ -1,11 +1,16 @@
 """Every committed change to a branch's sales is captured in the same transaction."""
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from models.schema import init_branch_schema
+from sync.outbox import Outbox
+from sync.protocol import encode_changes
 from tests.harness import INSERT, delete_sale, insert_sales, sale_values, update_sale
 
 
@@ -78,3 +83,25 @@ def test_installing_sync_on_a_database_with_sales_queues_all_of_them_once(office
     assert done["initial_load"] == 25 and len(done["triggers_created"]) == 3
     assert init_branch_schema(bo) == {"triggers_created": [], "initial_load": 0}
     assert len(outbox(bo)) == 25
+
+
+def test_the_outbox_reads_dates_and_amounts_as_exactly_the_text_of_their_values(offices):
+    # The relay reads the date and the money as the server's text, to skip building
+    # objects it would only write back; that text must be what the values say.
+    bo = offices.engine("bo1")
+    edges = [("0.00", 1, dt.date(2000, 2, 29)), ("0.01", 1, dt.date(1999, 12, 31)), ("99999.99", 10, dt.date(2038, 1, 19)),
+             ("12.95", 73, dt.date(2021, 4, 29)), ("2.19", 100_000, dt.date(2021, 5, 1)), ("10.10", 3, dt.date(9999, 12, 31))]
+    with bo.begin() as conn:
+        for i, (cost, qty, day) in enumerate(edges):
+            conn.execute(INSERT, sale_values(i, qty=qty, cost=cost, day=day))
+    read = Outbox(bo).pending_batch(100)
+    with bo.connect() as conn:
+        typed = conn.execute(text(
+            "SELECT seq, sale_id, op, sale_date, region, product, qty, cost, amt, tax, total FROM sync_outbox ORDER BY seq"
+        )).all()
+    assert len(read) == len(edges)
+    for text_row, typed_row in zip(read, typed, strict=True):
+        assert text_row[3] == typed_row[3].isoformat()
+        assert list(text_row[7:11]) == [str(v) for v in typed_row[7:11]]
+        assert [Decimal(v) for v in text_row[7:11]] == list(typed_row[7:11])
+    assert encode_changes("bo1", "o", read, 0, 1)[0] == encode_changes("bo1", "o", typed, 0, 1)[0]

@@ -6,7 +6,7 @@ import json
 import re
 import zlib
 from decimal import Decimal
-from types import SimpleNamespace
+from typing import NamedTuple
 
 import pytest
 
@@ -16,10 +16,23 @@ from sync.protocol import Poison
 KNOWN = {"bo1", "bo2"}
 
 
+class OutboxRow(NamedTuple):  # an outbox row in column order, with Python values
+    seq: int
+    sale_id: int
+    op: str
+    sale_date: dt.date
+    region: str
+    product: str
+    qty: int
+    cost: Decimal
+    amt: Decimal
+    tax: Decimal
+    total: Decimal
+
+
 def row(seq, sale_id=1, op="u", qty=73, cost="12.95", amt="945.35", tax="66.17", total="1011.52"):
-    return SimpleNamespace(seq=seq, sale_id=sale_id, op=op, sale_date=dt.date(2021, 4, 29), region="East",
-                           product="Paper", qty=qty, cost=Decimal(cost), amt=Decimal(amt), tax=Decimal(tax),
-                           total=Decimal(total))
+    return OutboxRow(seq, sale_id, op, dt.date(2021, 4, 29), "East", "Paper", qty,
+                     Decimal(cost), Decimal(amt), Decimal(tax), Decimal(total))
 
 
 def enc(rows, origin="o"):
@@ -92,8 +105,7 @@ def test_impossible_values_are_refused_with_a_reason(change, reason):
 
 
 def test_sql_metacharacters_and_unicode_in_text_travel_unchanged():
-    r = row(1)
-    r.product = "Robert'); DROP TABLE sales;-- ✓ 紙"
+    r = row(1)._replace(product="Robert'); DROP TABLE sales;-- ✓ 紙")
     body, _ = enc([r])
     assert protocol.decode_changes(body, "zlib", KNOWN).changes[0].sale.product == r.product
 
