@@ -104,3 +104,16 @@ def test_benchmark_leaves_no_database_or_queue_behind(tiny_run):
                 assert gone.value.reply_code == 404, queue
     finally:
         connection.close()
+
+
+def test_the_stage_profile_times_each_stage_and_leaves_no_database_behind():
+    before = _leftover_databases()
+    run = subprocess.run([sys.executable, "-m", "bench.stages", "--changes", "3000", "--repeat", "1"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    stages = [line.split() for line in run.stdout.splitlines() if line.strip().startswith(("branch:", "HO:"))]
+    assert len(stages) == 4, run.stdout
+    for fields in stages:
+        cpu, wall = (float(f.removesuffix("us")) for f in fields[-2:])
+        assert 0 < cpu and 0 < wall, fields
+    assert _leftover_databases() <= before
