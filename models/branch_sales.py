@@ -13,10 +13,7 @@ from sqlalchemy import String, and_, cast, delete, func, insert, or_, select, tr
 from sqlalchemy.engine import Engine
 
 from models.sale import FIELDS, Sale
-from models.schema import bo_sales
-
-# The outbox owns what a delivery state means; the window only shows it.
-from sync.outbox import Outbox
+from models.schema import STATE_NAMES, bo_outbox, bo_sales
 
 # What the clerk can pick; choosing one fills its cost, which stays editable.
 PRODUCT_CATALOGUE: dict[str, Decimal] = {
@@ -101,11 +98,23 @@ def recent_sales(engine: Engine, text: str = "", limit: int = 500) -> SalesPage:
     with engine.connect() as conn:
         rows = conn.execute(query).all()
         matching = conn.execute(select(func.count()).select_from(bo_sales).where(condition)).scalar_one()
-    states = Outbox(engine).sale_states([row.id for row in rows])
+        states = _delivery_states(conn, [row.id for row in rows])
     return SalesPage(
         rows=[BranchSale(row.id, Sale(*row[1:]), states.get(row.id)) for row in rows],
         matching=matching,
     )
+
+
+def _delivery_states(conn, sale_ids: list[int]) -> dict[int, str]:
+    """The delivery state (pending, sent, applied, rejected) of each sale's latest change."""
+    if not sale_ids:
+        return {}
+    _o = bo_outbox.c
+    latest = (
+        select(_o.sale_id, func.max(_o.seq).label("seq")).where(_o.sale_id.in_(sale_ids)).group_by(_o.sale_id).subquery()
+    )
+    query = select(_o.sale_id, _o.state).join(latest, latest.c.seq == _o.seq)
+    return {sale_id: STATE_NAMES[state] for sale_id, state in conn.execute(query)}
 
 
 def known_regions(engine: Engine, limit: int = 50) -> list[str]:

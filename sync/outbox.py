@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import String, and_, bindparam, cast, func, or_, select, update
+from sqlalchemy import String, bindparam, cast, func, or_, select, update
 from sqlalchemy.engine import Engine
 
-from models.schema import APPLIED, PENDING, REJECTED, SENT, STATE_NAMES, bo_outbox, bo_state
+from models.schema import APPLIED, PENDING, REJECTED, SENT, bo_outbox, bo_state
 
 _o = bo_outbox.c
 
@@ -136,20 +136,6 @@ class Outbox:
             rejected=rows.get(REJECTED, 0),
             last_sync=dt.datetime.fromisoformat(last) if last else None,
         )
-
-    def sale_states(self, sale_ids: list[int]) -> dict[int, str]:
-        """The delivery state of the latest change of each sale, by name."""
-        if not sale_ids:
-            return {}
-        latest = (
-            select(_o.sale_id, func.max(_o.seq).label("seq"))
-            .where(_o.sale_id.in_(sale_ids))
-            .group_by(_o.sale_id)
-            .subquery()
-        )
-        query = select(_o.sale_id, _o.state).join(latest, and_(latest.c.seq == _o.seq))
-        with self.engine.connect() as conn:
-            return {sid: STATE_NAMES[state] for sid, state in conn.execute(query)}
 
     @staticmethod
     def _set_state(conn, name: str, value: str) -> None:
