@@ -250,15 +250,15 @@ class OutboxRelay(threading.Thread):
 
     def _drain(self, connection, channel, report: bool) -> PassResult:
         result = PassResult()
-        total = self.outbox.count_pending() if report else 0
+        total = self.outbox.count_pending() if report else None  # None: no progress events
         rows = self.outbox.pending_batch(self.cfg.batch_rows, 0)
         if rows and len(rows) == self.cfg.batch_rows and self.cfg.publish_window > 1 and not self._pipeline_off:
             # A backlog: keep several messages in flight (see _Lane).
-            rows = self._drain_pipelined(connection, channel, rows, result, total if report else None)
+            rows = self._drain_pipelined(connection, channel, rows, result, total)
         while rows and not self._stopping.is_set():
             seqs = self._publish(channel, rows)
             self.outbox.mark_sent(seqs)
-            self._sent(result, seqs, total if report else None)
+            self._sent(result, seqs, total)
             connection.process_data_events(time_limit=0)
             self._handle_controls(channel)
             rows = self.outbox.pending_batch(self.cfg.batch_rows, seqs[-1])
