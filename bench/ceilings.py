@@ -12,6 +12,7 @@ floor under what any pipeline over these services could cost.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pika
@@ -100,6 +101,20 @@ def _plain_upsert(columns: list[str], values: str) -> str:
     )
 
 
+@contextlib.contextmanager
+def _empty_sales(ho_engine):
+    """A bare driver connection and cursor on an emptied ``sales``, emptied again after."""
+    raw = ho_engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("TRUNCATE TABLE sales")
+        yield raw, cursor
+        cursor.execute("TRUNCATE TABLE sales")
+        cursor.close()
+    finally:
+        raw.close()
+
+
 def driver_upsert_ceiling(ho_engine, prepared: list[list[dict]]) -> float:
     """Rows per second of the same upsert through the bare driver (``cursor.executemany``).
 
@@ -109,19 +124,12 @@ def driver_upsert_ceiling(ho_engine, prepared: list[list[dict]]) -> float:
     columns = list(prepared[0][0])
     sql = _plain_upsert(columns, f"({', '.join(['%s'] * len(columns))})")
     tuples = [[tuple(row[c] for c in columns) for row in batch] for batch in prepared]
-    raw = ho_engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute("TRUNCATE TABLE sales")
+    with _empty_sales(ho_engine) as (raw, cursor):
         started = time.perf_counter()
         for batch in tuples:
             cursor.executemany(sql, batch)
             raw.commit()
         elapsed = time.perf_counter() - started
-        cursor.execute("TRUNCATE TABLE sales")
-        cursor.close()
-    finally:
-        raw.close()
     return sum(len(batch) for batch in tuples) / elapsed
 
 
@@ -129,22 +137,15 @@ def server_upsert_ceiling(ho_engine, prepared: list[list[dict]]) -> float:
     """Rows per second the database server itself takes: the same multi-row upserts, escaped
     beforehand, so that no client work is timed (what limits any client of one server)."""
     columns = list(prepared[0][0])
-    raw = ho_engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        row_sql = f"({', '.join(['%s'] * len(columns))})"
+    row_sql = f"({', '.join(['%s'] * len(columns))})"
+    with _empty_sales(ho_engine) as (raw, cursor):
         statements = [
             _plain_upsert(columns, ", ".join(cursor.mogrify(row_sql, tuple(row[c] for c in columns)) for row in batch))
             for batch in prepared
         ]
-        cursor.execute("TRUNCATE TABLE sales")
         started = time.perf_counter()
         for statement in statements:
             cursor.execute(statement)
             raw.commit()
         elapsed = time.perf_counter() - started
-        cursor.execute("TRUNCATE TABLE sales")
-        cursor.close()
-    finally:
-        raw.close()
     return sum(len(batch) for batch in prepared) / elapsed

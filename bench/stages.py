@@ -6,7 +6,7 @@ The figures of ``python -m bench`` time whole programs; this splits a change's
 journey into the stages the engine runs, on private databases (``bs_bn<tag>_*``,
 dropped at the end), and prints the median CPU and wall time per change of each:
 
-  branch  read + encode     Outbox.pending_batch and protocol.encode_changes, one batch at a time
+  branch  read + encode     Outbox.pending_batch in batch_rows batches, and protocol.encode_changes of each
   branch  mark sent         Outbox.mark_sent of those batches
   HO      decode + check    protocol.decode_changes of the messages
   HO      apply + commit    apply_changes of a group of them in one transaction
@@ -23,6 +23,7 @@ import time
 
 from sqlalchemy import text
 
+from bench.ceilings import outbox_batches
 from bench.data import load_backlog
 from bench.offices import BenchOffices
 from models.schema import SENT
@@ -56,17 +57,15 @@ def measure(changes: int, repeat: int) -> dict[str, tuple[float, float]]:
 
 
 def _one_run(offices: BenchOffices) -> dict[str, tuple[float, float]]:
-    code, batch_rows = offices.codes[0], offices.branches[0].batch_rows
+    code = offices.codes[0]
     outbox = Outbox(offices.engine(code))
     bodies, sent, batches = [], [], []
 
     def read_and_encode():
-        after = 0
-        while rows := outbox.pending_batch(batch_rows, after):
+        for rows in outbox_batches(offices, code):  # the relay's reads, batch by batch
             body, seqs = protocol.encode_changes(code, outbox.origin(), rows, outbox.high_water(), 1)
             bodies.append(body)
             sent.append(seqs)
-            after = seqs[-1]
 
     def mark_sent():
         for seqs in sent:
