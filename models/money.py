@@ -17,6 +17,9 @@ _CENTS = re.compile(r"-?[0-9]{1,13}\.[0-9]{2}")  # ASCII digits only: what str(D
 # Column limits: cost is DECIMAL(10,2); amt, tax and total are DECIMAL(12,2).
 MAX_COST = Decimal("99999999.99")
 MAX_AMOUNT = Decimal("9999999999.99")
+# No column holds more than 13 whole digits; a larger number is refused before any
+# arithmetic, where Decimal would raise InvalidOperation rather than a sentence.
+_LARGEST = Decimal("1e13")
 
 
 def to_cents(value: Decimal) -> Decimal:
@@ -39,6 +42,8 @@ def parse_money(text: str | Decimal | int) -> Decimal:
         raise ValueError(f"{text!r} is not a number") from None
     if not value.is_finite():
         raise ValueError(f"{text!r} is not a finite number")
+    if abs(value) >= _LARGEST:
+        raise ValueError(f"{str(text)[:40]!r} is too large to be an amount of money")
     if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
         raise ValueError(f"{text!r} has more than two decimals")
     return value.quantize(CENT)

@@ -16,7 +16,11 @@ TEXT_MAX = 64          # region and product are VARCHAR(64)
 QTY_MAX = 2_147_483_647  # INT
 DATE_MIN = dt.date(1000, 1, 1)  # MySQL's DATE range
 
-_CONTROL = re.compile(r"[\x00-\x1f]")  # one C-level scan instead of a Python loop per character
+# Characters no sale may hold, found by one C-level scan (never a Python loop per
+# character): C0 and C1 controls and DEL, lone surrogates (no database can store
+# them), and the bidirectional embeddings, overrides and isolates that make a text
+# display as something other than what it holds.
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 FIELDS = ("sale_date", "region", "product", "qty", "cost", "amt", "tax", "total")
 
 
@@ -53,9 +57,20 @@ def _check_text(label: str, value: object, *, strip: bool = True) -> str:
         raise ValueError(f"{label} cannot be empty")
     if len(text) > TEXT_MAX:
         raise ValueError(f"{label} is longer than {TEXT_MAX} characters")
-    if _CONTROL.search(text):
-        raise ValueError(f"{label} contains control characters")
+    bad = _FORBIDDEN.search(text)
+    if bad:
+        raise ValueError(f"{label} contains {_kind_of(bad.group())}")
     return text
+
+
+def _kind_of(char: str) -> str:
+    """What a forbidden character is, in words a clerk can act on."""
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:
+        return "a character that is not valid Unicode text"
+    if 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
+        return f"a text-direction control (U+{code:04X}), which would make it display as something else"
+    return f"a control character (U+{code:04X})"
 
 
 def _check_qty(value: object) -> int:

@@ -46,3 +46,11 @@ def test_money_results_are_decimals_with_two_places():
     line = compute_line(3, Decimal("0.10"), Decimal("0.07"))
     for value in (line.amt, line.tax, line.total):
         assert isinstance(value, Decimal) and value.as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize("text", ["1e30", "9" * 40, "-1e400", "1E+25", "123456789012345678901234567890.12"])
+def test_amounts_too_large_for_any_column_are_refused_with_a_sentence_not_an_arithmetic_error(text):
+    # Decimal's quantize raises InvalidOperation (an ArithmeticError, not a ValueError)
+    # for these; once that ended the Head Office consumer and crashed the branch form.
+    with pytest.raises(ValueError, match="too large"):
+        parse_money(text)
