@@ -1,33 +1,43 @@
-"""Every table of every office, and the capture triggers, in one file.
+"""Every table of every office, in one file; the sale's columns come from ``models.shape``.
 
 Branch Office (BO) database:
   sales         the branch's sales, written by the window, scripts or plain SQL
   sync_outbox   one row per committed change to ``sales``, written by triggers in
-                the same transaction; ``seq`` orders changes, ``state`` tracks delivery
-  sync_state    small facts: this database's origin id, the last successful sync
+                the same transaction (models/capture.py); ``seq`` orders changes,
+                ``state`` tracks delivery
+  sync_state    small facts: this database's origin id, the last sync, what the
+                Head Office last said of it
 
 Head Office (HO) database:
-  sales             exactly the live rows of every branch, keyed by (branch, branch_sale_id)
-  sync_tombstones   the last delete seen per branch row, so old changes cannot resurrect it
-  sync_branches     one row per branch: progress, origin, and the lock that serialises
-                    applies of one branch across consumers
-  sync_dead_letters messages the Head Office could not apply, with the reason
+  sales                     exactly the live rows of every branch, keyed by (branch, branch_sale_id)
+  sync_tombstones           the last delete seen per branch row, so old changes cannot resurrect it
+  sync_ledger               a digest of every change received, per branch and seq: a second
+                            history of a branch database (restored, copied) shows as a seq
+                            that comes back with other contents
+  sync_branches             one row per branch: progress, origin, alert, its last report, and
+                            the lock that serialises applies of one branch across consumers
+  sync_dead_letters         messages the Head Office could not apply, with the reason and the
+                            broker-vouched sender, in fields only the Head Office writes
+  sync_dead_letter_attempts every attempt at a dead letter (parked, retried, discarded)
+  sync_archive              rows set aside when an operator adopted a branch's new history
+
+Schema changes are Alembic migrations (models/migrations/); ``init-db`` creates the
+newest schema and records its revision.
 """
 from __future__ import annotations
 
+import enum
 import re
-import uuid
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
-    Date,
     Index,
     Integer,
     LargeBinary,
     MetaData,
-    Numeric,
     SmallInteger,
     String,
     Table,
@@ -35,193 +45,215 @@ from sqlalchemy import (
     create_engine,
     text,
 )
-from sqlalchemy.dialects.mysql import DATETIME, LONGBLOB
+from sqlalchemy.dialects.mysql import DATETIME, LONGBLOB, MEDIUMTEXT
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+
+from models.shape import SALE_SHAPE, RowShape, text_checks_sql
 
 TABLE_OPTS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 NOW6 = text("CURRENT_TIMESTAMP(6)")
 TS = DATETIME(fsp=6)
-
-# Outbox states.  A change only moves forward: pending -> sent -> applied (or rejected).
-PENDING, SENT, APPLIED, REJECTED = 0, 1, 2, 3
-STATE_NAMES = {PENDING: "pending", SENT: "sent", APPLIED: "applied", REJECTED: "rejected"}
+LONG_BYTES = LargeBinary().with_variant(LONGBLOB(), "mysql")
+LONG_TEXT = Text().with_variant(MEDIUMTEXT(), "mysql")
 
 
-def _sale_columns() -> list[Column]:
-    return [
-        Column("sale_date", Date, nullable=False),
-        Column("region", String(64), nullable=False),
-        Column("product", String(64), nullable=False),
-        Column("qty", Integer, nullable=False),
-        Column("cost", Numeric(10, 2, asdecimal=True), nullable=False),
-        Column("amt", Numeric(12, 2, asdecimal=True), nullable=False),
-        Column("tax", Numeric(12, 2, asdecimal=True), nullable=False),
-        Column("total", Numeric(12, 2, asdecimal=True), nullable=False),
-    ]
+class OutboxState(enum.IntEnum):
+    """Where a captured change is; it only moves forward: pending -> sent -> applied (or rejected)."""
+
+    PENDING = 0
+    SENT = 1
+    APPLIED = 2
+    REJECTED = 3
+
+
+PENDING, SENT, APPLIED, REJECTED = OutboxState
+STATE_NAMES = {s.value: s.name.lower() for s in OutboxState}
+
+
+class LetterState(enum.StrEnum):
+    """A dead letter's state; the attempts table keeps how it got there."""
+
+    PARKED = "parked"
+    QUEUED = "queued"          # a person asked for a retry; the consumer takes it from here
+    RETRIED = "retried"        # applied after a person asked
+    DISCARDED = "discarded"    # a person decided it is not to be applied
+    SUPERSEDED = "superseded"  # its branch adopted a newer history
 
 
 # ---------------------------------------------------------------- branch office
+def branch_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> tuple[Table, Table, Table]:
+    """sales, sync_outbox and sync_state of a branch, for ``shape``."""
+    sales = Table(
+        "sales", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        *shape.columns(),
+        # The branch database itself refuses what the Head Office would refuse, whoever writes it.
+        CheckConstraint("qty >= 1", name="sales_qty_positive"),
+        CheckConstraint("cost >= 0", name="sales_cost_not_negative"),
+        CheckConstraint("amt = qty * cost", name="sales_amt_is_qty_times_cost"),
+        CheckConstraint("tax >= 0 AND tax <= amt", name="sales_tax_in_range"),
+        CheckConstraint("total = amt + tax", name="sales_total_is_amt_plus_tax"),
+        CheckConstraint("sale_date >= '1000-01-01'", name="sales_date_is_a_real_day"),
+        *(CheckConstraint(sql, name=name) for name, sql in text_checks_sql(shape)),
+        **TABLE_OPTS,
+    )
+    outbox = Table(
+        "sync_outbox", metadata,
+        Column("seq", BigInteger, primary_key=True, autoincrement=True),
+        Column("sale_id", BigInteger, nullable=False),
+        # 'u' upsert, 'd' delete, 'x' a sale removed without capture that the Head Office keeps
+        Column("op", String(1), nullable=False),
+        *shape.columns(nullable=True),
+        Column("state", SmallInteger, nullable=False, server_default=text("0")),
+        Column("captured_at", TS, nullable=False, server_default=NOW6),
+        Column("sent_at", TS, nullable=True),
+        Column("applied_at", TS, nullable=True),
+        Column("note", String(255), nullable=True),
+        Index("sync_outbox_state_seq", "state", "seq"),
+        Index("sync_outbox_sale_seq", "sale_id", "seq"),
+        **TABLE_OPTS,
+    )
+    state = Table(
+        "sync_state", metadata,
+        Column("name", String(64), primary_key=True),
+        Column("value", String(1000), nullable=False),
+        **TABLE_OPTS,
+    )
+    return sales, outbox, state
+
+
 bo_metadata = MetaData()
+bo_sales, bo_outbox, bo_state = branch_tables(bo_metadata)
 
-bo_sales = Table(
-    "sales",
-    bo_metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
-    *_sale_columns(),
-    # The branch database itself refuses impossible rows, whoever writes them.
-    CheckConstraint("qty >= 1", name="sales_qty_positive"),
-    CheckConstraint("cost >= 0", name="sales_cost_not_negative"),
-    CheckConstraint("amt = qty * cost", name="sales_amt_is_qty_times_cost"),
-    CheckConstraint("tax >= 0 AND tax <= amt", name="sales_tax_in_range"),
-    CheckConstraint("total = amt + tax", name="sales_total_is_amt_plus_tax"),
-    **TABLE_OPTS,
-)
-
-bo_outbox = Table(
-    "sync_outbox",
-    bo_metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=True),
-    Column("sale_id", BigInteger, nullable=False),
-    Column("op", String(1), nullable=False),  # 'u' upsert, 'd' delete
-    *[Column(c.name, c.type, nullable=True) for c in _sale_columns()],
-    Column("state", SmallInteger, nullable=False, server_default=text("0")),
-    Column("captured_at", TS, nullable=False, server_default=NOW6),
-    Column("sent_at", TS, nullable=True),
-    Column("applied_at", TS, nullable=True),
-    Column("note", String(255), nullable=True),
-    Index("sync_outbox_state_seq", "state", "seq"),
-    Index("sync_outbox_sale_seq", "sale_id", "seq"),
-    **TABLE_OPTS,
-)
-
-bo_state = Table(
-    "sync_state",
-    bo_metadata,
-    Column("name", String(64), primary_key=True),
-    Column("value", String(255), nullable=False),
-    **TABLE_OPTS,
-)
-
-_CAPTURE_COLUMNS = "sale_id, op, sale_date, region, product, qty, cost, amt, tax, total"
-_NEW_VALUES = "NEW.sale_date, NEW.region, NEW.product, NEW.qty, NEW.cost, NEW.amt, NEW.tax, NEW.total"
-_NULLS = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
-
-# AFTER triggers run while the row lock is held, so for any one sale the order of
-# ``seq`` is the order of commits.  Across sales it is not (auto-increment values
-# are handed out before commit), which is why the relay reads by state, never by
-# a high-water mark.
-CAPTURE_TRIGGERS = {
-    "sales_capture_insert": f"""
-        CREATE TRIGGER sales_capture_insert AFTER INSERT ON sales FOR EACH ROW
-        INSERT INTO sync_outbox ({_CAPTURE_COLUMNS}) VALUES (NEW.id, 'u', {_NEW_VALUES})""",
-    "sales_capture_update": f"""
-        CREATE TRIGGER sales_capture_update AFTER UPDATE ON sales FOR EACH ROW
-        BEGIN
-          IF NEW.id <> OLD.id THEN
-            INSERT INTO sync_outbox ({_CAPTURE_COLUMNS}) VALUES (OLD.id, 'd', {_NULLS});
-          END IF;
-          INSERT INTO sync_outbox ({_CAPTURE_COLUMNS}) VALUES (NEW.id, 'u', {_NEW_VALUES});
-        END""",
-    "sales_capture_delete": f"""
-        CREATE TRIGGER sales_capture_delete AFTER DELETE ON sales FOR EACH ROW
-        INSERT INTO sync_outbox ({_CAPTURE_COLUMNS}) VALUES (OLD.id, 'd', {_NULLS})""",
-}
 
 # ---------------------------------------------------------------- head office
+def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict[str, Table]:
+    """Every Head Office table, for ``shape``, by name."""
+    sales = Table(
+        "sales", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("branch", String(16), nullable=False),
+        Column("branch_sale_id", BigInteger, nullable=False),
+        *shape.columns(),
+        Column("version", BigInteger, nullable=False),  # the branch outbox seq of this state
+        Column("applied_at", TS, nullable=False, server_default=NOW6),
+        Index("sales_branch_row", "branch", "branch_sale_id", unique=True),
+        Index("sales_date", "sale_date"),
+        Index("sales_region", "region"),
+        Index("sales_product", "product"),
+        **TABLE_OPTS,
+    )
+    tombstones = Table(
+        "sync_tombstones", metadata,
+        Column("branch", String(16), primary_key=True),
+        Column("branch_sale_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("version", BigInteger, nullable=False),
+        Column("deleted_at", TS, nullable=False, server_default=NOW6),
+        **TABLE_OPTS,
+    )
+    ledger = Table(
+        "sync_ledger", metadata,
+        Column("branch", String(16), primary_key=True),
+        Column("seq", BigInteger, primary_key=True, autoincrement=False),
+        Column("digest", BigInteger, nullable=False),  # 64 bits of blake2b over the change as decoded
+        **TABLE_OPTS,
+    )
+    branches = Table(
+        "sync_branches", metadata,
+        Column("code", String(16), primary_key=True),
+        Column("name", String(128), nullable=False, server_default=""),
+        Column("origin", String(36), nullable=True),
+        Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
+        Column("changes_applied", BigInteger, nullable=False, server_default=text("0")),
+        Column("last_applied_at", TS, nullable=True),
+        # The highest seq the branch has reported and when it built that message (its clock, ms): shown only.
+        Column("high_water", BigInteger, nullable=False, server_default=text("0")),
+        Column("high_water_at_ms", BigInteger, nullable=False, server_default=text("0")),
+        Column("alert", String(1000), nullable=True),
+        # What the branch last reported of itself.
+        Column("reported_at", TS, nullable=True),
+        Column("capture_ok", Boolean, nullable=True),
+        Column("capture_problem", String(1000), nullable=True),
+        Column("pending_reported", BigInteger, nullable=True),
+        **TABLE_OPTS,
+    )
+    dead_letters = Table(
+        "sync_dead_letters", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("received_at", TS, nullable=False, server_default=NOW6),
+        # sha256 of where it came from and its body: a message parked twice is on record once
+        Column("fingerprint", String(64), nullable=False),
+        # Written by the Head Office alone, from what the broker vouches for:
+        Column("branch", String(64), nullable=True),          # the branch it is attributed to
+        Column("publisher", String(255), nullable=True),      # the broker login that published it
+        Column("queue", String(255), nullable=True),          # the queue it was taken from
+        Column("claimed_branch", String(64), nullable=True),  # the branch its body names, if it could be read
+        Column("reason", Text, nullable=False),
+        Column("message_id", String(255), nullable=True),
+        Column("properties", Text, nullable=False),  # JSON of the AMQP properties and headers, always whole
+        Column("body", LONG_BYTES, nullable=False),
+        Column("body_bytes", BigInteger, nullable=False, server_default=text("0")),
+        Column("state", String(16), nullable=False, server_default=LetterState.PARKED.value),
+        Column("attempts", Integer, nullable=False, server_default=text("1")),
+        Column("resolved_at", TS, nullable=True),
+        Index("sync_dead_letters_state", "state", "id"),
+        Index("sync_dead_letters_fingerprint", "fingerprint", unique=True),
+        Index("sync_dead_letters_branch_state", "branch", "state"),
+        **TABLE_OPTS,
+    )
+    attempts = Table(
+        "sync_dead_letter_attempts", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("dead_letter_id", BigInteger, nullable=False),
+        Column("at", TS, nullable=False, server_default=NOW6),
+        Column("outcome", String(32), nullable=False),
+        Column("reason", LONG_TEXT, nullable=True),
+        Index("sync_dead_letter_attempts_letter", "dead_letter_id", "id"),
+        **TABLE_OPTS,
+    )
+    archive = Table(
+        "sync_archive", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("archived_at", TS, nullable=False, server_default=NOW6),
+        Column("branch", String(16), nullable=False),
+        Column("origin", String(36), nullable=True),
+        Column("branch_sale_id", BigInteger, nullable=False),
+        *shape.columns(),
+        Column("version", BigInteger, nullable=False),
+        Column("reason", String(255), nullable=False),
+        Index("sync_archive_branch", "branch", "branch_sale_id"),
+        **TABLE_OPTS,
+    )
+    return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive)}
+
+
 ho_metadata = MetaData()
+_ho = head_office_tables(ho_metadata)
+ho_sales, ho_tombstones, ho_ledger, ho_branches = (_ho[n] for n in ("sales", "sync_tombstones", "sync_ledger",
+                                                                     "sync_branches"))
+ho_dead_letters, ho_dead_letter_attempts, ho_archive = (_ho[n] for n in ("sync_dead_letters",
+                                                                          "sync_dead_letter_attempts", "sync_archive"))
 
-ho_sales = Table(
-    "sales",
-    ho_metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("branch", String(16), nullable=False),
-    Column("branch_sale_id", BigInteger, nullable=False),
-    *_sale_columns(),
-    Column("version", BigInteger, nullable=False),  # the branch outbox seq of this state
-    Column("applied_at", TS, nullable=False, server_default=NOW6),
-    Index("sales_branch_row", "branch", "branch_sale_id", unique=True),
-    Index("sales_date", "sale_date"),
-    Index("sales_region", "region"),
-    Index("sales_product", "product"),
-    **TABLE_OPTS,
-)
-
-ho_tombstones = Table(
-    "sync_tombstones",
-    ho_metadata,
-    Column("branch", String(16), primary_key=True),
-    Column("branch_sale_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("version", BigInteger, nullable=False),
-    Column("deleted_at", TS, nullable=False, server_default=NOW6),
-    **TABLE_OPTS,
-)
-
-ho_branches = Table(
-    "sync_branches",
-    ho_metadata,
-    Column("code", String(16), primary_key=True),
-    Column("name", String(128), nullable=False, server_default=""),
-    Column("origin", String(36), nullable=True),
-    Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
-    Column("changes_applied", BigInteger, nullable=False, server_default=text("0")),
-    Column("last_applied_at", TS, nullable=True),
-    # The highest seq the branch has reported and when it built that message (its
-    # clock, ms): a later message reporting less means its sequence went backwards.
-    Column("high_water", BigInteger, nullable=False, server_default=text("0")),
-    Column("high_water_at_ms", BigInteger, nullable=False, server_default=text("0")),
-    Column("alert", String(255), nullable=True),
-    **TABLE_OPTS,
-)
-
-ho_dead_letters = Table(
-    "sync_dead_letters",
-    ho_metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("received_at", TS, nullable=False, server_default=NOW6),
-    # sha256 of reason and body: a message dead-lettered twice is recorded once
-    Column("fingerprint", String(64), nullable=False),
-    Column("branch", String(64), nullable=True),
-    Column("reason", Text, nullable=False),
-    Column("message_id", String(255), nullable=True),
-    Column("properties", Text, nullable=False),  # JSON of the AMQP properties and headers
-    Column("body", LargeBinary().with_variant(LONGBLOB(), "mysql"), nullable=False),
-    Column("state", String(16), nullable=False, server_default="parked"),
-    Column("resolved_at", TS, nullable=True),
-    Index("sync_dead_letters_state", "state", "id"),
-    Index("sync_dead_letters_fingerprint", "fingerprint", unique=True),
-    **TABLE_OPTS,
-)
-
-# ---------------------------------------------------------------- creation
-_DB_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-
+# ---------------------------------------------------------------- connecting
+_DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 # A database that stops answering must not hang a thread for ever: give up on a
 # connect after 10 s and on a single read or write after 2 minutes (far above any
 # statement this project runs), and let the caller's retry logic take over.
-DB_TIMEOUTS = {"connect_timeout": 10, "read_timeout": 120, "write_timeout": 120}
+ENGINE_TIMEOUTS = {"connect_timeout": 10, "read_timeout": 120, "write_timeout": 120}
 
 
-def make_engine(url: str, **kw) -> Engine:
+def make_engine(url: str | URL, **kw) -> Engine:
     """An engine for an office database; connections are checked before use."""
-    kw["connect_args"] = {**DB_TIMEOUTS, **kw.get("connect_args", {})}
-    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, future=True, **kw)
-
-
-def describe_db(exc: DBAPIError) -> str:
-    """The server's own words for a database error, without SQLAlchemy's wrapping."""
-    orig = getattr(exc, "orig", None)
-    if orig is not None and getattr(orig, "args", None):
-        return str(orig.args[-1])[:200]
-    return str(exc).splitlines()[0][:200]
+    kw["connect_args"] = {**ENGINE_TIMEOUTS, **kw.get("connect_args", {})}
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, **kw)
 
 
 def create_database(url: str) -> None:
     """CREATE DATABASE IF NOT EXISTS for the database named in ``url``."""
     parsed = make_url(url)
     name = parsed.database
-    if not name or not _DB_NAME.match(name):
+    if not name or not _DB_NAME.fullmatch(name):
         raise ValueError(f"database name {name!r} must be letters, digits and underscores")
     server = make_engine(URL.create(
         parsed.drivername, parsed.username, parsed.password, parsed.host, parsed.port, query=parsed.query
@@ -231,64 +263,3 @@ def create_database(url: str) -> None:
             conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
     finally:
         server.dispose()
-
-
-def init_branch_schema(engine: Engine) -> dict:
-    """Create the branch tables and capture triggers if missing; idempotent.
-
-    When capture is installed on a database that already holds sales, every
-    existing sale is queued once (the initial load).  Returns what was done.
-    """
-    bo_metadata.create_all(engine)
-    done = {"triggers_created": [], "initial_load": 0}
-    with engine.begin() as conn:
-        existing = set(
-            conn.execute(
-                text("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()")
-            ).scalars()
-        )
-    for name, ddl in CAPTURE_TRIGGERS.items():
-        if name not in existing:
-            # CREATE TRIGGER waits for open transactions on ``sales``, so after the
-            # last one returns, every earlier write is committed and visible below.
-            with engine.begin() as conn:
-                conn.execute(text(ddl))
-            done["triggers_created"].append(name)
-    with engine.begin() as conn:
-        installed = conn.execute(
-            bo_state.select().where(bo_state.c.name == "capture_installed")
-        ).first()
-        if installed is None:
-            done["initial_load"] = conn.execute(
-                text(
-                    f"INSERT INTO sync_outbox ({_CAPTURE_COLUMNS}) "
-                    "SELECT s.id, 'u', s.sale_date, s.region, s.product, s.qty, s.cost, s.amt, s.tax, s.total "
-                    "FROM sales s WHERE NOT EXISTS (SELECT 1 FROM sync_outbox o WHERE o.sale_id = s.id) "
-                    "ORDER BY s.id"
-                )
-            ).rowcount
-            conn.execute(bo_state.insert().values(name="capture_installed", value="1"))
-        origin = conn.execute(bo_state.select().where(bo_state.c.name == "origin")).first()
-        if origin is None:
-            # Identifies this database's history; a re-created database gets a new one.
-            conn.execute(bo_state.insert().values(name="origin", value=str(uuid.uuid4())))
-    return done
-
-
-def init_head_office_schema(engine: Engine, branches: dict[str, str]) -> None:
-    """Create the Head Office tables if missing and register the known branches."""
-    ho_metadata.create_all(engine)
-    with engine.begin() as conn:
-        for code, name in branches.items():
-            conn.execute(
-                text("INSERT INTO sync_branches (code, name) VALUES (:c, :n) ON DUPLICATE KEY UPDATE name = :n"),
-                {"c": code, "n": name},
-            )
-
-
-__all__ = [
-    "APPLIED", "PENDING", "REJECTED", "SENT", "STATE_NAMES",
-    "bo_outbox", "bo_sales", "bo_state", "ho_branches", "ho_dead_letters", "ho_sales",
-    "ho_tombstones", "create_database", "init_branch_schema", "init_head_office_schema",
-    "describe_db", "make_engine",
-]

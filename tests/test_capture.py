@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from models.schema import init_branch_schema
+from models.setup import init_branch_database
+from models.shape import SALE_SHAPE
 from sync.outbox import Outbox
 from sync.protocol import encode_changes
 from tests.harness import INSERT, delete_sale, insert_sales, sale_values, update_sale
@@ -79,9 +80,10 @@ def test_installing_sync_on_a_database_with_sales_queues_all_of_them_once(office
         conn.execute(text("DROP TABLE sync_outbox"))
         conn.execute(text("DROP TABLE sync_state"))
     insert_sales(bo, 25)
-    done = init_branch_schema(bo)
-    assert done["initial_load"] == 25 and len(done["triggers_created"]) == 3
-    assert init_branch_schema(bo) == {"triggers_created": [], "initial_load": 0}
+    done = init_branch_database(bo)
+    assert done.queued == 25 and len(done.triggers_created) == 3
+    again = init_branch_database(bo)
+    assert (again.triggers_created, again.queued) == ([], 0)
     assert len(outbox(bo)) == 25
 
 
@@ -104,4 +106,5 @@ def test_the_outbox_reads_dates_and_amounts_as_exactly_the_text_of_their_values(
         assert text_row[3] == typed_row[3].isoformat()
         assert list(text_row[7:11]) == [str(v) for v in typed_row[7:11]]
         assert [Decimal(v) for v in text_row[7:11]] == list(typed_row[7:11])
-    assert encode_changes("bo1", "o", read, 0, 1)[0] == encode_changes("bo1", "o", typed, 0, 1)[0]
+    as_wire = [(*r[:3], *SALE_SHAPE.to_wire(r[3:])) for r in typed]
+    assert encode_changes("bo1", "o", read, 0, 1)[0] == encode_changes("bo1", "o", as_wire, 0, 1)[0]
