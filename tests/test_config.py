@@ -1,6 +1,7 @@
 """A bad config gets one sentence naming the key; environment variables override files."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -130,3 +131,46 @@ def test_unreachable_hosts_are_one_sentence_and_status_never_prints_a_password(t
         assert done.returncode != 0 and "Traceback" not in out
         assert "s3cret" not in out
         assert "not answering" in out or "Cannot prepare" in out
+
+
+# ---------------------------------------------------------------- 8.9: what a config error may say
+def test_a_config_error_about_a_url_never_repeats_its_password(tmp_path):
+    path = tmp_path / "bo.toml"
+    path.write_text(
+        'role = "branch"\ncode = "bo1"\nname = "East"\nregion = "East"\ntax_rate = "0.07"\n'
+        'db_url = "mysql+pymysql://root:hunter2@127.0.0.1:3306/x"\n'
+        'amqp_urls = ["amqp://guest:s3cret@127.0.0.1:5672/%2F", 5]\n')
+    with pytest.raises(ConfigError) as error:
+        load_office(path, environ={})
+    assert "s3cret" not in str(error.value) and "hunter2" not in str(error.value)
+    path.write_text(path.read_text().replace('["amqp://guest:s3cret@127.0.0.1:5672/%2F", 5]', '"amqp://g:s3cret@h/"')
+                    .replace("root:hunter2@127.0.0.1:3306/x", "root:hunter2@127.0.0.1:3306/bad name"))
+    with pytest.raises(ConfigError) as error:
+        load_office(path, environ={})
+    assert "hunter2" not in str(error.value)
+
+
+def test_a_malformed_ipv6_url_is_a_sentence_not_a_traceback(tmp_path):
+    path = tmp_path / "bo.toml"
+    path.write_text('role = "branch"\ncode = "bo1"\nname = "East"\nregion = "East"\ntax_rate = "0.07"\n'
+                    'db_url = "mysql+pymysql://root@127.0.0.1:3306/x"\namqp_urls = ["amqp://guest:pw@[::1/%2F"]\n')
+    with pytest.raises(ConfigError, match="amqp_urls"):
+        load_office(path, environ={})
+
+
+@pytest.mark.parametrize("code", ["bo1\n", "BO1", "bo 1", "bo1;"])
+def test_office_codes_are_matched_whole(tmp_path, code):
+    path = tmp_path / "bo.toml"
+    path.write_text('role = "branch"\nname = "East"\nregion = "East"\ntax_rate = "0.07"\n'
+                    'db_url = "mysql+pymysql://root@127.0.0.1:3306/x"\namqp_urls = ["amqp://guest:guest@h/"]\n'
+                    f'code = {json.dumps(code)}\n')
+    with pytest.raises(ConfigError, match="'code'"):
+        load_office(path, environ={})
+
+
+def test_a_branch_file_beside_the_head_office_with_a_bad_code_is_named(tmp_path):
+    (tmp_path / "ho.toml").write_text('role = "head_office"\ncode = "ho"\nname = "HO"\n'
+                                      'db_url = "mysql+pymysql://root@127.0.0.1:3306/x"\namqp_urls = ["amqp://g:g@h/"]\n')
+    (tmp_path / "bo.toml").write_text('role = "branch"\ncode = "bo1\\n"\nname = "East"\n')
+    with pytest.raises(ConfigError, match="bo.toml"):
+        load_office(tmp_path / "ho.toml", environ={})
