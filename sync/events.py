@@ -1,15 +1,23 @@
-"""What the engine tells a window or a log, as plain immutable dataclasses.
+"""What the engine tells a window or a log: a closed union of immutable dataclasses.
 
 The engine's threads hand these to an ``on_event`` callable (a window passes
 ``queue.Queue.put`` and drains the queue with ``after``); nothing here touches Tk.
+A window ``match``es on ``Event`` and picks its words from states and failure kinds.
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# Link states a branch can be in, as shown in its status bar.
-ONLINE, OFFLINE, CONNECTING, OUTSIDE_WINDOW, STOPPED = "online", "offline", "connecting", "outside window", "stopped"
+from models.capture import CaptureHealth
+from sync.failures import Failure
+from sync.states import ConsumerState, LinkState
+
+# The states by their old names, for callers that compare with them.
+ONLINE, OFFLINE, CONNECTING, OUTSIDE_WINDOW, STOPPED = (
+    LinkState.ONLINE, LinkState.OFFLINE, LinkState.CONNECTING, LinkState.OUTSIDE_WINDOW, LinkState.STOPPED)
+WAITING_FOR_DATABASE = ConsumerState.WAITING_FOR_DATABASE
 
 
 def _now() -> dt.datetime:
@@ -18,12 +26,16 @@ def _now() -> dt.datetime:
 
 @dataclass(frozen=True)
 class LinkStatus:
-    """The branch agent's connection state, with a sentence about the last error."""
+    """The branch agent's connection state, with the failure that put it there."""
 
     office: str
-    state: str
-    error: str | None = None
+    state: LinkState
+    failure: Failure | None = None
     at: dt.datetime = field(default_factory=_now)
+
+    @property
+    def error(self) -> str | None:
+        return self.failure.detail if self.failure else None
 
 
 @dataclass(frozen=True)
@@ -37,12 +49,25 @@ class SyncProgress:
 
 @dataclass(frozen=True)
 class SyncFinished:
-    """A "sync now" request ended; ``message`` says how, in words."""
+    """A sync a person asked for ended: how much went, or the failure that stopped it."""
 
     office: str
-    ok: bool
-    message: str
+    sent: int = 0
+    resent: int = 0
+    failure: Failure | None = None
     at: dt.datetime = field(default_factory=_now)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def message(self) -> str:
+        """Plain words for a log; a window chooses its own from ``failure.kind``."""
+        if self.failure:
+            return f"Could not sync: {self.failure.detail}."
+        again = f", {self.resent} sent again" if self.resent else ""
+        return f"Sync finished: {self.sent} change(s) sent{again}."
 
 
 @dataclass(frozen=True)
@@ -52,6 +77,22 @@ class ReceiptsRecorded:
     office: str
     applied: int
     rejected: int
+
+
+@dataclass(frozen=True)
+class HeadOfficeAlert:
+    """What the Head Office said about this branch in its last receipt (None: nothing wrong)."""
+
+    office: str
+    alert: str | None
+
+
+@dataclass(frozen=True)
+class CaptureChecked:
+    """The branch agent checked change capture; ``health`` says whether it works."""
+
+    office: str
+    health: CaptureHealth
 
 
 @dataclass(frozen=True)
@@ -67,7 +108,7 @@ class RowsApplied:
 
 @dataclass(frozen=True)
 class DeadLettered:
-    """A message (or part of one) was refused and parked with its reason."""
+    """A message (or part of one) was refused and is on record as a dead letter."""
 
     branch: str | None
     reason: str
@@ -75,18 +116,31 @@ class DeadLettered:
 
 
 @dataclass(frozen=True)
-class DeadLetterRecorded:
-    """A dead letter is now in ``sync_dead_letters``, where a person can see it."""
+class BranchReported:
+    """A branch's report reached the Head Office (its capture health, its backlog)."""
 
-    branch: str | None
-    at: dt.datetime = field(default_factory=_now)
+    branch: str
+    capture_ok: bool
 
 
 @dataclass(frozen=True)
 class ConsumerStatus:
-    """The Head Office consumer's state: online, offline, or waiting for its database."""
+    """The Head Office consumer's state, with the failure that put it there."""
 
     office: str
-    state: str
-    error: str | None = None
+    state: ConsumerState
+    failure: Failure | None = None
     at: dt.datetime = field(default_factory=_now)
+
+    @property
+    def error(self) -> str | None:
+        return self.failure.detail if self.failure else None
+
+
+Event = (LinkStatus | SyncProgress | SyncFinished | ReceiptsRecorded | HeadOfficeAlert | CaptureChecked
+         | RowsApplied | DeadLettered | BranchReported | ConsumerStatus)
+OnEvent = Callable[[Event], None]
+
+
+def ignore(_event: Event) -> None:
+    """An on_event for a thread nobody listens to."""

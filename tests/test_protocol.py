@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from models.shape import SALE_SHAPE
 from sync import protocol
 from sync.protocol import Poison
 
@@ -16,9 +17,9 @@ KNOWN = {"bo1", "bo2"}
 
 
 def row(seq, sale_id=1, op="u", qty=73, cost="12.95", amt="945.35", tax="66.17", total="1011.52", product="Paper"):
-    """An outbox row in column order (what encode_changes reads), with Python values."""
-    return (seq, sale_id, op, dt.date(2021, 4, 29), "East", product, qty,
-            Decimal(cost), Decimal(amt), Decimal(tax), Decimal(total))
+    """An outbox row as encode_changes reads it: made from Python values by the shape's wire form."""
+    values = (dt.date(2021, 4, 29), "East", product, qty, Decimal(cost), Decimal(amt), Decimal(tax), Decimal(total))
+    return (seq, sale_id, op, *SALE_SHAPE.to_wire(values))
 
 
 def enc(rows, origin="o"):
@@ -65,7 +66,7 @@ def test_unusable_messages_are_poison_with_a_reason(body, encoding, reason):
 
 
 def test_a_compression_bomb_is_refused_without_inflating_it():
-    bomb = zlib.compress(b" " * (protocol.MAX_BODY_BYTES + 10))
+    bomb = zlib.compress(b" " * (protocol.MAX_INFLATED_BYTES + 10))
     with pytest.raises(Poison, match="inflates to more than"):
         protocol.decode_changes(bomb, "zlib", KNOWN)
 
@@ -100,7 +101,7 @@ def test_receipt_ranges_cover_only_seqs_that_were_present():
     assert protocol.to_ranges([5, 1, 2, 3, 7, 8]) == [[1, 3], [5, 5], [7, 8]]
     receipt = protocol.decode_control(protocol.encode_receipt("bo1", [1, 2, 4], [(3, "bad")]), "zlib")
     assert receipt.applied == [(1, 2), (4, 4)] and receipt.rejected == [(3, "bad")]
-    assert protocol.decode_control(protocol.encode_sync_request(), "zlib") == protocol.SYNC_REQUEST
+    assert isinstance(protocol.decode_control(protocol.encode_sync_request(), "zlib"), protocol.SyncRequest)
 
 
 def test_a_change_above_its_messages_high_water_mark_is_refused():

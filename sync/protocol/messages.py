@@ -1,57 +1,78 @@
-"""The wire format between offices, version 1.  Everything that crosses RabbitMQ is
-encoded and checked here, and nowhere else.
+"""The message bodies between offices, and how they are checked.
 
-A message body is JSON, compressed with zlib (``content_encoding = "zlib"``):
+A body is JSON, compressed with zlib (``content_encoding = "zlib"``):
 
-  changes       branch -> HO   {"v": 1, "type": "changes", "branch": "bo1", "origin": "<uuid>",
-                                "hw": highest seq at the branch when built, "at": built, ms since epoch,
-                                "changes": [[seq, sale_id, "u", "2021-04-29", "East", "Paper",
-                                             73, "12.95", "945.35", "66.17", "1011.52"],
-                                            [seq, sale_id, "d"], ...]}
-  receipt       HO -> branch   {"v": 1, "type": "receipt", "branch": "bo1",
-                                "applied": [[first_seq, last_seq], ...],
-                                "rejected": [[seq, "reason"], ...]}
-  sync-request  HO -> branch   {"v": 1, "type": "sync-request"}
+  changes       branch -> HO   v1  {"v": 1, "type": "changes", "branch": "bo1", "origin": "<uuid>",
+                                    "hw": highest seq at the branch when built, "at": built, ms since epoch,
+                                    "changes": [[seq, sale_id, "u", <the row, in models.shape order>],
+                                                [seq, sale_id, "d"], ...]}
+  report        branch -> HO   v2  {"v": 2, "type": "report", "branch", "origin", "at",
+                                    "capture": {"ok": true|false, "problem": text|null},
+                                    "pending": changes waiting, "max_seq": highest seq}
+  receipt       HO -> branch   v1  {"v": 1, "type": "receipt", "branch", "applied": [[first, last], ...],
+                                    "rejected": [[seq, "reason"], ...]}
+                               v2  the same, and "origin": the database whose changes these were,
+                                    "held": the highest seq the HO holds from this branch (or null),
+                                    "alert": the HO's alert on the branch (or null)
+  sync-request  HO -> branch   v1  {"v": 1, "type": "sync-request"}
 
-Money travels as strings so that no float ever holds it.  ``seq`` is the branch's
-outbox sequence: the version of the row it carries.  The AMQP ``type`` property
-repeats the body's type, ``message_id`` names the branch, origin and seq range.
+Money and dates travel as strings so that no float ever holds them.  A reader
+refuses unknown keys, versions it does not read, and any body that would cost
+more than the largest real message (``sync.protocol.limits``); every failure,
+whatever raised it, is a ``Poison`` with a sentence.
 """
 from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from models.sale import Sale, check_received
+from models.sale import Sale
+from models.shape import SALE_SHAPE, RowShape
+from sync.protocol.limits import MAX_CHANGES, MAX_INFLATED_BYTES, MAX_WIRE_BYTES, TooMuchWork, check_work, compact
 
-VERSION = 1
+VERSION = 2  # the newest version this code reads and writes
+CHANGES_VERSION = 1  # changes carry nothing new, so an older Head Office still reads them
 CONTENT_TYPE = "application/json"
 CONTENT_ENCODING = "zlib"
-APP_ID = "branch-sync"
-MAX_BODY_BYTES = 64 * 1024 * 1024  # after decompression; larger is refused, never inflated
-MAX_CHANGES = 100_000
-
-CHANGES, RECEIPT, SYNC_REQUEST = "changes", "receipt", "sync-request"
+CHANGES, RECEIPT, SYNC_REQUEST, REPORT = "changes", "receipt", "sync-request", "report"
+LATEST_MS = 253_402_300_799_999  # 9999-12-31 23:59:59.999: the last moment a date can show
+_KEYS = {
+    (CHANGES, 1): {"v", "type", "branch", "origin", "hw", "at", "changes"},
+    (RECEIPT, 1): {"v", "type", "branch", "applied", "rejected"},
+    (RECEIPT, 2): {"v", "type", "branch", "origin", "applied", "rejected", "held", "alert"},
+    (SYNC_REQUEST, 1): {"v", "type"},
+    (SYNC_REQUEST, 2): {"v", "type"},
+    (REPORT, 2): {"v", "type", "branch", "origin", "at", "capture", "pending", "max_seq"},
+}
 
 
 class Poison(ValueError):
     """A message that can never be applied; the text is the reason recorded with it."""
 
 
+class TooLarge(ValueError):
+    """These rows make a message larger than any reader accepts: send them in smaller ones."""
+
+
 @dataclass(frozen=True)
 class Change:
-    """One captured change: an upsert carries the sale, a delete carries none."""
+    """One captured change: an upsert carries the row's values by name, a delete none."""
 
     seq: int
     sale_id: int
-    sale: Sale | None
+    values: dict[str, Any] | None
 
     @property
     def is_delete(self) -> bool:
-        return self.sale is None
+        return self.values is None
+
+    @property
+    def sale(self) -> Sale | None:
+        return None if self.values is None else Sale.from_values(self.values)
 
 
 @dataclass(frozen=True)
@@ -61,24 +82,111 @@ class ChangeBatch:
     branch: str
     origin: str
     high_water: int  # the branch's highest seq when it built the message
-    built_at_ms: int  # the branch's clock when it built the message
+    built_at_ms: int  # the branch's clock when it built the message (shown, never trusted)
     changes: list[Change]
-    rejected: list[tuple[int, str, list]]  # (seq, reason, the change as received)
-    replayed: bool = False  # re-published by the Head Office itself (a retried dead letter)
-
-    @property
-    def seqs(self) -> list[int]:
-        return [c.seq for c in self.changes]
+    rejected: list[tuple[int | None, str, Any]]  # (seq, reason, the change as received)
+    version: int = CHANGES_VERSION
 
 
 @dataclass(frozen=True)
 class Receipt:
+    """What the Head Office applied and refused of a branch's changes, and what it holds."""
+
     branch: str
     applied: list[tuple[int, int]]
     rejected: list[tuple[int, str]]
+    held: int | None = None
+    alert: str | None = None
+    version: int = 1
+    origin: str | None = None  # whose changes: a receipt for another history is not this database's
 
 
-# ---------------------------------------------------------------- helpers
+@dataclass(frozen=True)
+class SyncRequest:
+    """The Head Office asks a connected branch to send what it has now."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """A branch's own account of itself, sent with its changes."""
+
+    branch: str
+    origin: str
+    at_ms: int
+    capture_ok: bool
+    capture_problem: str | None
+    pending: int
+    max_seq: int
+
+
+# ---------------------------------------------------------------- bodies
+def pack(obj: dict) -> bytes:
+    return zlib.compress(compact(obj), 6)
+
+
+def unpack(body: bytes, content_encoding: str | None, expected: tuple[str, ...] = ()) -> dict:
+    """The JSON object of a body, within the limits, of one of the ``expected`` types (any, if none).
+
+    Raises Poison with a sentence otherwise.
+    """
+    try:
+        raw = _inflate(body, content_encoding)
+        check_work(raw)
+        obj = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constants)
+    except Poison:
+        raise
+    except TooMuchWork as exc:
+        raise Poison(f"body is refused unread: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - whatever the decoders raise, the body is at fault
+        raise Poison(f"body is not UTF-8 JSON that this protocol accepts ({exc.__class__.__name__}: {str(exc)[:120]})") from None
+    if not isinstance(obj, dict):
+        raise Poison("body is not a JSON object")
+    kind, version = obj.get("type"), obj.get("v")
+    if expected and kind not in expected:
+        raise Poison(f"message type {str(kind)[:40]!r} is not {' or '.join(repr(e) for e in expected)}")
+    if not _is_int(version, 0, 1000) or not any(v == version for (_k, v) in _KEYS):
+        raise Poison(f"message version {version!r} is not supported here (this office reads versions 1 to {VERSION})")
+    allowed = _KEYS.get((kind, version)) if isinstance(kind, str) else None
+    if allowed is None:
+        raise Poison(f"message type {str(kind)[:40]!r} of version {version} is not supported here")
+    unknown = sorted(str(k)[:40] for k in obj if k not in allowed)
+    if unknown:
+        raise Poison(f"{kind} message has keys this protocol does not know: {', '.join(unknown[:5])}")
+    return obj
+
+
+def _inflate(body: bytes, content_encoding: str | None) -> bytes:
+    if not isinstance(body, (bytes, bytearray)):
+        raise Poison("body is not bytes")
+    if len(body) > MAX_WIRE_BYTES:
+        raise Poison(f"body of {len(body):,} bytes is larger than any real message ({MAX_WIRE_BYTES:,}); refused unread")
+    if content_encoding in (None, "", "identity"):
+        raw = bytes(body)
+    elif content_encoding == CONTENT_ENCODING:
+        inflater = zlib.decompressobj()
+        try:
+            raw = inflater.decompress(body, MAX_INFLATED_BYTES + 1)
+        except zlib.error as exc:
+            raise Poison(f"body is not valid zlib data ({exc})") from None
+        if len(raw) > MAX_INFLATED_BYTES or inflater.unconsumed_tail:
+            raise Poison(f"body inflates to more than {MAX_INFLATED_BYTES:,} bytes, more than any real message")
+        if not inflater.eof:
+            raise Poison("body is truncated zlib data")
+    else:
+        raise Poison(f"unknown content_encoding {str(content_encoding)[:40]!r}")
+    if len(raw) > MAX_INFLATED_BYTES:
+        raise Poison(f"body is larger than {MAX_INFLATED_BYTES:,} bytes, more than any real message")
+    return raw
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not a number this protocol accepts")
+
+
+def _is_int(value: object, low: int = 1, high: int = 2**63 - 1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 def to_ranges(seqs: Iterable[int]) -> list[list[int]]:
     """Sorted seqs as [first, last] runs of consecutive numbers.
 
@@ -94,177 +202,151 @@ def to_ranges(seqs: Iterable[int]) -> list[list[int]]:
     return ranges
 
 
-def _pack(obj: dict) -> bytes:
-    return zlib.compress(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), 6)
-
-
-def _unpack(body: bytes, content_encoding: str | None) -> dict:
-    if not isinstance(body, (bytes, bytearray)):
-        raise Poison("body is not bytes")
-    if content_encoding in (None, "", "identity"):
-        raw = bytes(body)
-    elif content_encoding == CONTENT_ENCODING:
-        inflater = zlib.decompressobj()
-        try:
-            raw = inflater.decompress(body, MAX_BODY_BYTES + 1)
-        except zlib.error as exc:
-            raise Poison(f"body is not valid zlib data ({exc})") from None
-        if len(raw) > MAX_BODY_BYTES or inflater.unconsumed_tail:
-            raise Poison(f"body inflates to more than {MAX_BODY_BYTES} bytes")
-        if not inflater.eof:
-            raise Poison("body is truncated zlib data")
-    else:
-        raise Poison(f"unknown content_encoding {content_encoding!r}")
-    if len(raw) > MAX_BODY_BYTES:
-        raise Poison(f"body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        obj = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constants)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
-        raise Poison(f"body is not UTF-8 JSON that this protocol accepts ({str(exc)[:120]})") from None
-    if not isinstance(obj, dict):
-        raise Poison("body is not a JSON object")
-    if obj.get("v") != VERSION:
-        raise Poison(f"message version {obj.get('v')!r} is not supported (this Head Office reads version {VERSION})")
-    return obj
-
-
-def _no_constants(name: str):
-    raise ValueError(f"{name} is not a number this protocol accepts")
-
-
 # ---------------------------------------------------------------- changes
-def encode_changes(branch: str, origin: str, rows: Iterable, high_water: int, built_at_ms: int) -> tuple[bytes, list[int]]:
-    """Encode outbox rows as one message.
+def encode_changes(branch: str, origin: str, rows: Iterable[Sequence[Any]], high_water: int, built_at_ms: int,
+                   shape: RowShape = SALE_SHAPE) -> tuple[bytes, list[int]]:
+    """Encode outbox rows, as ``Outbox`` reads them, as one message.
 
-    Each row is a sequence in the outbox's column order: seq, sale_id, op, sale_date,
-    region, product, qty, cost, amt, tax, total (anything after is ignored).  The
-    date and the amounts may be text, as ``Outbox.pending_batch`` reads them, or
-    ``date`` and ``Decimal`` objects.  ``high_water`` is the branch's highest seq now
-    and ``built_at_ms`` its clock: the Head Office uses them to notice a branch
-    database whose sequence went backwards.  Returns the compressed body and the
-    seqs it carries, in order.
+    Each row is ``(seq, sale_id, op, *values)`` with the values in shape order and in
+    their wire form (dates and money as the server's text; ``RowShape.to_wire``
+    makes that form from Python values).  ``high_water`` is the branch's highest seq
+    now and ``built_at_ms`` its clock.  Returns the compressed body and its seqs;
+    raises TooLarge when the message would be larger than a reader accepts.
     """
     changes, seqs = [], []
     for r in rows:
-        seq = r[0]
-        seqs.append(seq)
-        if r[2] == "d":
-            changes.append([seq, r[1], "d"])
-            continue
-        date, cost, amt, tax, total = r[3], r[7], r[8], r[9], r[10]
-        if type(cost) is not str:  # built in Python rather than read from the outbox
-            date, cost, amt, tax, total = date.isoformat(), str(cost), str(amt), str(tax), str(total)
-        changes.append([seq, r[1], "u", date, r[4], r[5], r[6], cost, amt, tax, total])
-    body = {"v": VERSION, "type": CHANGES, "branch": branch, "origin": origin,
-            "hw": max(high_water, *seqs) if seqs else high_water, "at": built_at_ms, "changes": changes}
-    return _pack(body), seqs
+        seqs.append(r[0])
+        changes.append([r[0], r[1], "d"] if r[2] == "d" else [r[0], r[1], "u", *r[3:3 + shape.width]])
+    raw = compact({"v": CHANGES_VERSION, "type": CHANGES, "branch": branch, "origin": origin,
+                   "hw": max(high_water, *seqs) if seqs else high_water, "at": built_at_ms, "changes": changes})
+    if len(raw) > MAX_INFLATED_BYTES or len(changes) > MAX_CHANGES:
+        raise TooLarge(f"{len(changes)} changes make {len(raw):,} bytes, more than one message may hold")
+    return zlib.compress(raw, 6), seqs
 
 
-def _is_int(value, low=1, high=2**63 - 1) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def _decode_change(item) -> Change:
+def _decode_change(item: Any, shape: RowShape) -> Change:
     if not isinstance(item, list) or len(item) < 3:
         raise ValueError("change is not a list of at least [seq, sale_id, op]")
     seq, sale_id, op = item[0], item[1], item[2]
     if not _is_int(seq):
-        raise ValueError(f"seq {seq!r} is not a positive whole number")
+        raise ValueError(f"seq {str(seq)[:30]!r} is not a positive whole number")
     if not _is_int(sale_id):
-        raise ValueError(f"sale id {sale_id!r} is not a positive whole number")
+        raise ValueError(f"sale id {str(sale_id)[:30]!r} is not a positive whole number")
     if op == "d":
         if len(item) != 3:
             raise ValueError("a delete carries no values")
         return Change(seq, sale_id, None)
     if op != "u":
-        raise ValueError(f"op {op!r} is neither 'u' nor 'd'")
-    if len(item) != 11:
-        raise ValueError(f"an upsert carries 11 fields, this one {len(item)}")
-    date, region, product, qty, cost, amt, tax, total = item[3:]
-    for name, value in (("sale_date", date), ("cost", cost), ("amt", amt), ("tax", tax), ("total", total)):
-        if not isinstance(value, str):
-            raise ValueError(f"{name} must be sent as a string, got {type(value).__name__}")
-    if not _is_int(qty, low=-(2**63), high=2**63):
-        raise ValueError(f"qty {qty!r} is not a whole number")
-    sale = check_received({
-        "sale_date": date, "region": region, "product": product, "qty": qty,
-        "cost": cost, "amt": amt, "tax": tax, "total": total,
-    })
-    return Change(seq, sale_id, sale)
+        raise ValueError(f"op {str(op)[:10]!r} is neither 'u' nor 'd'")
+    return Change(seq, sale_id, shape.from_wire(item[3:]))
 
 
-def decode_changes(body: bytes, content_encoding: str | None, known_branches: Iterable[str]) -> ChangeBatch:
+def decode_changes(body: bytes, content_encoding: str | None, known_branches: Iterable[str],
+                   shape: RowShape = SALE_SHAPE) -> ChangeBatch:
     """Decode and check a ``changes`` message.
 
-    Raises Poison when the message as a whole is unusable (undecodable, wrong
-    version, unknown branch).  A single bad change does not spoil its batch: it is
-    returned in ``rejected`` with its reason, and the good ones are applied.
+    Raises Poison when the message as a whole is unusable (undecodable, a version or
+    keys this office does not read, an unknown branch).  A single bad change does not
+    spoil its batch: it is returned in ``rejected`` with its reason.
     """
-    obj = _unpack(body, content_encoding)
-    if obj.get("type") != CHANGES:
-        raise Poison(f"message type {obj.get('type')!r} is not {CHANGES!r}")
+    return _changes(unpack(body, content_encoding, (CHANGES,)), set(known_branches), shape)
+
+
+def _changes(obj: dict, known: set[str], shape: RowShape) -> ChangeBatch:
     branch, origin, items = obj.get("branch"), obj.get("origin"), obj.get("changes")
-    if not isinstance(branch, str) or branch not in set(known_branches):
-        raise Poison(f"branch {branch!r} is not one this Head Office knows")
-    if not isinstance(origin, str) or not 1 <= len(origin) <= 36:
-        raise Poison(f"origin {origin!r} is not a database id")
+    if not isinstance(branch, str) or branch not in known:
+        raise Poison(f"branch {str(branch)[:40]!r} is not one this Head Office knows")
+    if not isinstance(origin, str) or not 1 <= len(origin) <= 36 or not origin.isprintable() or not origin.isascii():
+        raise Poison(f"origin {str(origin)[:40]!r} is not a database id")
     high_water, built_at = obj.get("hw"), obj.get("at")
     if not _is_int(high_water):
-        raise Poison(f"hw {high_water!r} is not a positive whole number")
-    if not _is_int(built_at):
-        raise Poison(f"at {built_at!r} is not a time in milliseconds")
+        raise Poison(f"hw {str(high_water)[:30]} is not a positive whole number")
+    if not _is_int(built_at, 1, LATEST_MS):
+        raise Poison(f"at {str(built_at)[:30]} is not a time in milliseconds before the year 10000")
     if not isinstance(items, list) or not items:
         raise Poison("changes is not a non-empty list")
     if len(items) > MAX_CHANGES:
-        raise Poison(f"message holds {len(items)} changes, more than {MAX_CHANGES}")
-    good, bad, seen = [], [], set()
+        raise Poison(f"message holds {len(items):,} changes, more than {MAX_CHANGES:,}")
+    good: list[Change] = []
+    bad: list[tuple[int | None, str, Any]] = []
+    seen: set[int] = set()
     for item in items:
         try:
-            change = _decode_change(item)
-        except (ValueError, TypeError, KeyError) as exc:
+            change = _decode_change(item, shape)
+        except Exception as exc:  # noqa: BLE001 - whatever a check raises, this change alone is refused
             seq = item[0] if isinstance(item, list) and item and _is_int(item[0]) else None
-            bad.append((seq, str(exc), item))
+            bad.append((seq, str(exc) if isinstance(exc, ValueError) else f"{exc.__class__.__name__}: {exc}", item))
             continue
         if change.seq in seen:
             bad.append((change.seq, f"seq {change.seq} appears twice in one message", item))
-            continue
-        if change.seq > high_water:
+        elif change.seq > high_water:
             bad.append((change.seq, f"seq {change.seq} is above the message's own high-water mark {high_water}", item))
-            continue
-        seen.add(change.seq)
-        good.append(change)
-    return ChangeBatch(branch=branch, origin=origin, high_water=high_water, built_at_ms=built_at, changes=good, rejected=bad)
+        else:
+            seen.add(change.seq)
+            good.append(change)
+    return ChangeBatch(branch, origin, high_water, built_at, good, bad, obj["v"])
 
 
 def encode_rejected(batch: ChangeBatch) -> bytes:
-    """The refused changes of a batch as a message of their own, for the dead-letter queue."""
-    items = [raw for _seq, _reason, raw in batch.rejected]
-    return _pack({"v": VERSION, "type": CHANGES, "branch": batch.branch, "origin": batch.origin,
-                  "hw": batch.high_water, "at": batch.built_at_ms, "changes": items})
+    """The refused changes of a batch as a message of their own, to be kept as a dead letter."""
+    return pack({"v": CHANGES_VERSION, "type": CHANGES, "branch": batch.branch, "origin": batch.origin,
+                 "hw": batch.high_water, "at": batch.built_at_ms, "changes": [raw for _s, _r, raw in batch.rejected]})
 
 
-# ---------------------------------------------------------------- receipts
-def encode_receipt(branch: str, applied_seqs: Iterable[int], rejected: Iterable[tuple[int, str]]) -> bytes:
-    return _pack({
-        "v": VERSION, "type": RECEIPT, "branch": branch,
-        "applied": to_ranges(applied_seqs),
-        "rejected": [[seq, reason[:250]] for seq, reason in rejected if seq is not None],
-    })
+# ---------------------------------------------------------------- reports
+def encode_report(report: Report) -> bytes:
+    return pack({"v": 2, "type": REPORT, "branch": report.branch, "origin": report.origin, "at": report.at_ms,
+                 "capture": {"ok": report.capture_ok, "problem": report.capture_problem},
+                 "pending": report.pending, "max_seq": report.max_seq})
+
+
+def _report(obj: dict, known: set[str]) -> Report:
+    branch, capture = obj.get("branch"), obj.get("capture")
+    if not isinstance(branch, str) or branch not in known:
+        raise Poison(f"branch {str(branch)[:40]!r} is not one this Head Office knows")
+    if not isinstance(capture, dict) or set(capture) != {"ok", "problem"} or not isinstance(capture["ok"], bool) \
+            or not (capture["problem"] is None or isinstance(capture["problem"], str)):
+        raise Poison("report's capture is not {ok, problem}")
+    origin, at, pending, max_seq = obj.get("origin"), obj.get("at"), obj.get("pending"), obj.get("max_seq")
+    if not isinstance(origin, str) or not 1 <= len(origin) <= 36 or not _is_int(at, 1, LATEST_MS) \
+            or not _is_int(pending, 0) or not _is_int(max_seq, 0):
+        raise Poison("report's origin, at, pending or max_seq is not what a branch writes")
+    problem = capture["problem"][:1000] if capture["problem"] else None
+    return Report(branch, origin, at, capture["ok"], problem, pending, max_seq)
+
+
+def decode_from_branch(body: bytes, content_encoding: str | None, known_branches: Iterable[str],
+                       shape: RowShape = SALE_SHAPE) -> ChangeBatch | Report:
+    """A message a branch sent the Head Office: its changes or its report."""
+    obj = unpack(body, content_encoding, (CHANGES, REPORT))
+    known = set(known_branches)
+    return _changes(obj, known, shape) if obj["type"] == CHANGES else _report(obj, known)
+
+
+# ---------------------------------------------------------------- receipts and requests
+def encode_receipt(branch: str, applied_seqs: Iterable[int], rejected: Iterable[tuple[int | None, str]],
+                   held: int | None = None, alert: str | None = None, version: int = VERSION,
+                   origin: str | None = None) -> bytes:
+    """A receipt in ``version`` (1 for a branch of the previous release, which reads no other)."""
+    body: dict[str, Any] = {"v": version, "type": RECEIPT, "branch": branch, "applied": to_ranges(applied_seqs),
+                            "rejected": [[seq, reason[:250]] for seq, reason in rejected if seq is not None]}
+    if version >= 2:
+        body.update(origin=origin, held=held, alert=alert[:1000] if alert else None)
+    return pack(body)
 
 
 def encode_sync_request() -> bytes:
-    return _pack({"v": VERSION, "type": SYNC_REQUEST})
+    return pack({"v": 1, "type": SYNC_REQUEST})
 
 
-def decode_control(body: bytes, content_encoding: str | None) -> Receipt | str:
-    """A message on a branch's own queue: a Receipt, or the string ``sync-request``."""
-    obj = _unpack(body, content_encoding)
-    kind = obj.get("type")
-    if kind == SYNC_REQUEST:
-        return SYNC_REQUEST
-    if kind != RECEIPT:
-        raise Poison(f"message type {kind!r} is not a receipt")
-    applied, rejected = obj.get("applied", []), obj.get("rejected", [])
+def decode_control(body: bytes, content_encoding: str | None, branch: str | None = None) -> Receipt | SyncRequest:
+    """A message on a branch's own queue: a Receipt (addressed to ``branch``) or a SyncRequest."""
+    obj = unpack(body, content_encoding, (RECEIPT, SYNC_REQUEST))
+    if obj["type"] == SYNC_REQUEST:
+        return SyncRequest()
+    if branch is not None and obj.get("branch") != branch:
+        raise Poison(f"receipt is addressed to branch {str(obj.get('branch'))[:40]!r}, not to {branch}")
+    applied, rejected = obj.get("applied"), obj.get("rejected")
     if not isinstance(applied, list) or not all(
         isinstance(r, list) and len(r) == 2 and _is_int(r[0]) and _is_int(r[1]) and r[0] <= r[1] for r in applied
     ):
@@ -273,4 +355,13 @@ def decode_control(body: bytes, content_encoding: str | None) -> Receipt | str:
         isinstance(r, list) and len(r) == 2 and _is_int(r[0]) and isinstance(r[1], str) for r in rejected
     ):
         raise Poison("receipt 'rejected' is not a list of [seq, reason]")
-    return Receipt(branch=str(obj.get("branch")), applied=[tuple(r) for r in applied], rejected=[tuple(r) for r in rejected])
+    held, alert, origin = obj.get("held"), obj.get("alert"), obj.get("origin")
+    if held is not None and not _is_int(held, 0):
+        raise Poison("receipt 'held' is not a seq")
+    if alert is not None and not isinstance(alert, str):
+        raise Poison("receipt 'alert' is not text")
+    if origin is not None and not isinstance(origin, str):
+        raise Poison("receipt 'origin' is not a database id")
+    return Receipt(str(obj.get("branch")), [(a, b) for a, b in applied], [(s, w) for s, w in rejected], held, alert,
+                   obj["v"], origin)
+

@@ -1,0 +1,53 @@
+"""Everything that crosses RabbitMQ, encoded and checked here and nowhere else.
+
+``messages``: the bodies (changes, reports, receipts, sync requests) and their
+checks; ``envelope``: the AMQP properties and headers around them; ``limits``: how
+much work one message may ask of its reader.
+"""
+from sync.protocol.envelope import (
+    APP_ID,
+    BrokerDeath,
+    Envelope,
+    changes_properties,
+    read_envelope,
+    receipt_properties,
+    record_of,
+    report_properties,
+    sync_request_properties,
+)
+from sync.protocol.limits import MAX_CHANGES, MAX_INFLATED_BYTES, MAX_WIRE_BYTES
+from sync.protocol.messages import (
+    CHANGES,
+    CHANGES_VERSION,
+    CONTENT_ENCODING,
+    CONTENT_TYPE,
+    RECEIPT,
+    REPORT,
+    SYNC_REQUEST,
+    VERSION,
+    Change,
+    ChangeBatch,
+    Poison,
+    Receipt,
+    Report,
+    SyncRequest,
+    TooLarge,
+    decode_changes,
+    decode_control,
+    decode_from_branch,
+    encode_changes,
+    encode_receipt,
+    encode_rejected,
+    encode_report,
+    encode_sync_request,
+    to_ranges,
+    unpack,
+)
+
+__all__ = [
+    "APP_ID", "CHANGES", "CHANGES_VERSION", "CONTENT_ENCODING", "CONTENT_TYPE", "MAX_CHANGES", "MAX_INFLATED_BYTES",
+    "MAX_WIRE_BYTES", "RECEIPT", "REPORT", "SYNC_REQUEST", "VERSION", "BrokerDeath", "Change", "ChangeBatch", "Envelope",
+    "Poison", "Receipt", "Report", "SyncRequest", "TooLarge", "changes_properties", "decode_changes", "decode_control",
+    "decode_from_branch", "encode_changes", "encode_receipt", "encode_rejected", "encode_report", "encode_sync_request",
+    "read_envelope", "receipt_properties", "record_of", "report_properties", "sync_request_properties", "to_ranges", "unpack",
+]

@@ -1,0 +1,135 @@
+"""What travels around a body: the AMQP properties and headers of every message.
+
+They are built and read here and nowhere else.  Two facts in them are the
+broker's, never the sender's: ``user_id`` (RabbitMQ refuses a publish whose
+user_id is not its login) and the first ``x-death`` entry of a message the broker
+dead-lettered.  Every other header is the sender's word and is never taken as
+the Head Office's.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+
+from sync.protocol.messages import CHANGES, CHANGES_VERSION, CONTENT_ENCODING, CONTENT_TYPE, RECEIPT, REPORT, SYNC_REQUEST, VERSION
+
+APP_ID = "branch-sync"
+VERSION_HEADER = "x-sync-version"
+BRANCH_HEADER = "x-sync-branch"
+ACCEPTS_HEADER = "x-sync-accepts"  # the newest version the sender reads (receipts are written in it)
+SYNC_REQUEST_TTL_MS = "60000"  # a request nobody takes within a minute is stale
+RECORD_LIMIT = 16_000  # characters of properties kept with a dead letter, as valid JSON
+
+
+def changes_properties(branch: str, origin: str, seqs: list[int], user: str | None) -> pika.BasicProperties:
+    """A branch's changes: persistent, signed with its login (RabbitMQ checks user_id)."""
+    return _from_branch(CHANGES, CHANGES_VERSION, branch, f"{branch}/{origin}/{seqs[0]}-{seqs[-1]}", user)
+
+
+def report_properties(branch: str, origin: str, at_ms: int, user: str | None) -> pika.BasicProperties:
+    return _from_branch(REPORT, VERSION, branch, f"{branch}/{origin}/report/{at_ms}", user)
+
+
+def _from_branch(kind: str, version: int, branch: str, message_id: str, user: str | None) -> pika.BasicProperties:
+    return pika.BasicProperties(
+        content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING, delivery_mode=pika.DeliveryMode.Persistent,
+        type=kind, app_id=APP_ID, message_id=message_id, timestamp=int(time.time()), user_id=user,
+        headers={VERSION_HEADER: version, BRANCH_HEADER: branch, ACCEPTS_HEADER: VERSION},
+    )
+
+
+def receipt_properties(version: int) -> pika.BasicProperties:
+    return pika.BasicProperties(content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING,
+                                delivery_mode=pika.DeliveryMode.Persistent, type=RECEIPT, app_id=APP_ID,
+                                headers={VERSION_HEADER: version})
+
+
+def sync_request_properties() -> pika.BasicProperties:
+    return pika.BasicProperties(content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING, type=SYNC_REQUEST,
+                                app_id=APP_ID, expiration=SYNC_REQUEST_TTL_MS, headers={VERSION_HEADER: 1})
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The facts of a delivery's properties a reader uses, of the right types whatever was sent."""
+
+    content_encoding: str | None
+    message_id: str | None
+    publisher: str | None  # user_id: vouched for by the broker
+    accepts: int  # the newest protocol version the sender reads
+    death: BrokerDeath | None  # set when the broker itself dead-lettered the message
+
+
+@dataclass(frozen=True)
+class BrokerDeath:
+    """Why the broker dead-lettered a message: from the newest x-death entry, which it wrote."""
+
+    queue: str
+    reason: str
+    count: int
+
+    def sentence(self) -> str:
+        words = {"expired": "its time to live ran out", "delivery_limit": "it failed too many deliveries",
+                 "rejected": "a reader refused it", "maxlen": "its queue was full"}.get(self.reason, self.reason)
+        return f"the broker dead-lettered it from queue {self.queue} ({self.reason}: {words}, {self.count} time(s))"
+
+
+def read_envelope(properties: pika.BasicProperties) -> Envelope:
+    headers = properties.headers if isinstance(properties.headers, dict) else {}
+    accepts = headers.get(ACCEPTS_HEADER)
+    return Envelope(
+        content_encoding=_text_or_none(properties.content_encoding),
+        message_id=_text_or_none(properties.message_id),
+        publisher=_text_or_none(properties.user_id),
+        accepts=accepts if isinstance(accepts, int) and not isinstance(accepts, bool) and 1 <= accepts <= 1000 else 1,
+        death=_death(headers.get("x-death")),
+    )
+
+
+def _death(deaths: Any) -> BrokerDeath | None:
+    if not isinstance(deaths, list) or not deaths or not isinstance(deaths[0], dict):
+        return None
+    first = deaths[0]  # RabbitMQ puts the newest dead-lettering first; a sender's fakes come after it
+    count = first.get("count")
+    return BrokerDeath(_text(first.get("queue")), _text(first.get("reason")), count if isinstance(count, int) else 1)
+
+
+def record_of(properties: pika.BasicProperties) -> str:
+    """The properties as JSON for the record: always valid JSON, at most RECORD_LIMIT characters."""
+    record = {name: _plain(getattr(properties, name, None)) for name in (
+        "content_type", "content_encoding", "type", "message_id", "user_id", "app_id", "expiration", "timestamp")}
+    record["headers"] = _plain(properties.headers or {})
+    text = json.dumps(record, ensure_ascii=False)
+    if len(text) > RECORD_LIMIT:
+        record["headers"] = f"({len(json.dumps(record['headers']))} characters of headers, not kept)"
+        text = json.dumps(record, ensure_ascii=False)
+    return text
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    if depth > 8:
+        return "…"
+    if isinstance(value, dict):
+        return {_text(k)[:200]: _plain(v, depth + 1) for k, v in list(value.items())[:100]}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value[:100]]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return _text(value)[:2000]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else _text(value)[:255]
