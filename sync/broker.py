@@ -1,31 +1,60 @@
 """RabbitMQ names, the topology, and how an office connects.
 
-  exchange <prefix>.intake    (direct)  --"changes"-->  queue <prefix>.intake        (HO consumes)
-  exchange <prefix>.receipts  (direct)  --<branch>--->  queue <prefix>.receipts.<branch>  (branch consumes)
-  exchange <prefix>.dead      (fanout)  ------------->  queue <prefix>.dead          (HO records)
+  exchange <p>.in.<branch>  (fanout) ---------------> queue <p>.in.<branch>    (HO consumes)
+  exchange <p>.held         (direct) --<branch>-----> queue <p>.held.<branch>  (HO records)
+  exchange <p>.receipts     (direct) --<branch>-----> queue <p>.receipts.<branch>  (branch consumes)
+  exchange <p>.intake       (direct) --"changes"----> queue <p>.intake         (branches of the first release)
+  exchange <p>.dead         (fanout) ---------------> queue <p>.dead           (their parked messages)
 
-Every queue is durable (quorum where the broker has them) and dead-letters to
-``<prefix>.dead``; a message redelivered more than DELIVERY_LIMIT times is parked
-there by the broker itself, never dropped.  Every office declares the same
+Each branch publishes to its own exchange, which only its login may write to
+(``python -m sync provision``), so the queue a message is taken from says who sent
+it.  A message that keeps failing is parked in the branch's own held queue, never
+dropped.  The byte limits (``branch_queue_max_mb``: the broker then refuses that
+branch's publishes, nobody else's) are policies that ``provision`` sets, so that
+the queues' own arguments never change between releases: the first release's
+queues are declared exactly as it declared them.  Every office declares the same
 topology through ``declare_topology``, so the arguments can never disagree.
 """
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 from dataclasses import dataclass
 
 import pika
 
-from config import OfficeConfig, redact_url
+from config import HeadOfficeConfig, OfficeConfig, redact_url
+from sync.failures import Kind, LinkDown
 
 DELIVERY_LIMIT = 20
-INTAKE_KEY = "changes"
+INTAKE_KEY = "changes"  # the first release's routing key on the shared intake exchange
+HELD_MAX_MB = 64  # each branch's held queue; the Head Office empties it as it records
 
 
 @dataclass(frozen=True)
 class Names:
     prefix: str
+
+    def branch_exchange(self, branch: str) -> str:
+        return f"{self.prefix}.in.{branch}"
+
+    def branch_queue(self, branch: str) -> str:
+        return f"{self.prefix}.in.{branch}"
+
+    @property
+    def held_exchange(self) -> str:
+        return f"{self.prefix}.held"
+
+    def held_queue(self, branch: str) -> str:
+        return f"{self.prefix}.held.{branch}"
+
+    @property
+    def receipts_exchange(self) -> str:
+        return f"{self.prefix}.receipts"
+
+    def receipts_queue(self, branch: str) -> str:
+        return f"{self.prefix}.receipts.{branch}"
 
     @property
     def intake_exchange(self) -> str:
@@ -36,13 +65,6 @@ class Names:
         return f"{self.prefix}.intake"
 
     @property
-    def receipts_exchange(self) -> str:
-        return f"{self.prefix}.receipts"
-
-    def receipts_queue(self, branch: str) -> str:
-        return f"{self.prefix}.receipts.{branch}"
-
-    @property
     def dead_exchange(self) -> str:
         return f"{self.prefix}.dead"
 
@@ -50,37 +72,76 @@ class Names:
     def dead_queue(self) -> str:
         return f"{self.prefix}.dead"
 
+    def branch_of_queue(self, queue: str) -> str | None:
+        """The branch whose intake or held queue this is (None for the shared ones)."""
+        for middle in (".in.", ".held."):
+            head = self.prefix + middle
+            if queue.startswith(head):
+                return queue[len(head):]
+        return None
 
-def _queue_arguments(cfg: OfficeConfig, names: Names, dead_letter: bool = True) -> dict:
+
+def _arguments(cfg: OfficeConfig, dead_letter_to: tuple[str, str] | None) -> dict:
+    """Queue arguments; quorum queues count deliveries and park what keeps failing."""
     args: dict = {}
     if cfg.queue_type == "quorum":
         args["x-queue-type"] = "quorum"
-        if dead_letter:
+    if dead_letter_to is not None:
+        exchange, key = dead_letter_to
+        args["x-dead-letter-exchange"] = exchange
+        if key:
+            args["x-dead-letter-routing-key"] = key
+        if cfg.queue_type == "quorum":
             args["x-delivery-limit"] = DELIVERY_LIMIT
-            # at-least-once dead-lettering (RabbitMQ 3.10+) keeps a parked message
-            # until the dead-letter queue has confirmed it; it needs reject-publish.
+            # at-least-once dead-lettering (RabbitMQ 3.10+) keeps a parked message until
+            # the target queue has confirmed it; it needs reject-publish on the source.
             args["x-dead-letter-strategy"] = "at-least-once"
             args["x-overflow"] = "reject-publish"
-    if dead_letter:
-        args["x-dead-letter-exchange"] = names.dead_exchange
     return args
 
 
 def declare_topology(channel, cfg: OfficeConfig, branches: list[str]) -> Names:
-    """Declare exchanges, queues and bindings (idempotent) for ``branches``."""
+    """Declare exchanges, queues and bindings (idempotent) for ``branches``.
+
+    The Head Office declares all of it; a branch (``declare_topology = true``, where it
+    may) only its own path, each declaration a round trip on its slow link.
+    """
     names = Names(cfg.topology_prefix)
-    channel.exchange_declare(names.dead_exchange, exchange_type="fanout", durable=True)
-    channel.queue_declare(names.dead_queue, durable=True, arguments=_queue_arguments(cfg, names, dead_letter=False))
-    channel.queue_bind(names.dead_queue, names.dead_exchange)
-    channel.exchange_declare(names.intake_exchange, exchange_type="direct", durable=True)
-    channel.queue_declare(names.intake_queue, durable=True, arguments=_queue_arguments(cfg, names))
-    channel.queue_bind(names.intake_queue, names.intake_exchange, routing_key=INTAKE_KEY)
+    head_office = isinstance(cfg, HeadOfficeConfig)
+    channel.exchange_declare(names.held_exchange, exchange_type="direct", durable=True)
     channel.exchange_declare(names.receipts_exchange, exchange_type="direct", durable=True)
+    channel.exchange_declare(names.dead_exchange, exchange_type="fanout", durable=True)
     for branch in branches:
-        queue = names.receipts_queue(branch)
-        channel.queue_declare(queue, durable=True, arguments=_queue_arguments(cfg, names))
-        channel.queue_bind(queue, names.receipts_exchange, routing_key=branch)
+        if head_office:
+            held = names.held_queue(branch)
+            channel.queue_declare(held, durable=True, arguments=_arguments(cfg, None))
+            channel.queue_bind(held, names.held_exchange, routing_key=branch)
+        own = names.branch_exchange(branch)
+        channel.exchange_declare(own, exchange_type="fanout", durable=True)
+        channel.queue_declare(names.branch_queue(branch), durable=True,
+                              arguments=_arguments(cfg, (names.held_exchange, branch)))
+        channel.queue_bind(names.branch_queue(branch), own)
+        receipts = names.receipts_queue(branch)
+        channel.queue_declare(receipts, durable=True, arguments=_arguments(cfg, (names.dead_exchange, "")))
+        channel.queue_bind(receipts, names.receipts_exchange, routing_key=branch)
+    if head_office:  # the first release's shared intake, for branches not yet upgraded
+        channel.queue_declare(names.dead_queue, durable=True, arguments=_arguments(cfg, None))
+        channel.queue_bind(names.dead_queue, names.dead_exchange)
+        channel.exchange_declare(names.intake_exchange, exchange_type="direct", durable=True)
+        channel.queue_declare(names.intake_queue, durable=True, arguments=_arguments(cfg, (names.dead_exchange, "")))
+        channel.queue_bind(names.intake_queue, names.intake_exchange, routing_key=INTAKE_KEY)
     return names
+
+
+def queue_policies(cfg: HeadOfficeConfig) -> dict[str, tuple[str, dict]]:
+    """name -> (queue pattern, definition): each branch's bounded share of the broker, set by provision."""
+    p = re.escape(cfg.topology_prefix)
+    bounded = {"max-length-bytes": cfg.branch_queue_max_mb * 1024 * 1024, "overflow": "reject-publish"}
+    return {
+        f"{cfg.topology_prefix}-branch-share": (rf"^{p}\.(in\.[a-z0-9_]+|intake)$", bounded),
+        f"{cfg.topology_prefix}-held-share": (rf"^{p}\.held\.[a-z0-9_]+$",
+                                             {"max-length-bytes": HELD_MAX_MB * 1024 * 1024, "overflow": "reject-publish"}),
+    }
 
 
 def connection_parameters(cfg: OfficeConfig, url: str) -> pika.URLParameters:
@@ -109,41 +170,49 @@ def tls_context(cfg: OfficeConfig) -> ssl.SSLContext:
 _HANDSHAKE_REFUSED = ("CERTIFICATE_REQUIRED", "SSLEOFError", "EOF occurred in violation of protocol")
 
 
-class LinkDown(Exception):
-    """The broker could not be reached; the message says why, in words."""
+def _why(exc: BaseException, url: str) -> tuple[Kind, str]:
+    """How one connection attempt failed: its kind and a sentence (password hidden)."""
+    shown = redact_url(url)
+    if isinstance(exc, pika.exceptions.ProbableAuthenticationError):
+        return Kind.BROKER_LOGIN_REFUSED, f"{shown} refused the user name or password"
+    if isinstance(exc, pika.exceptions.ProbableAccessDeniedError):
+        return Kind.BROKER_VHOST_DENIED, f"{shown} denied access to its virtual host"
+    if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in _innermost(exc):
+        return Kind.BROKER_CERTIFICATE_UNTRUSTED, f"{shown} presented a certificate that amqp_ca_file does not vouch for"
+    reason = describe(exc)
+    if isinstance(exc, ValueError) and not isinstance(exc, ssl.SSLError):
+        # pika's connection workflow raises a plain ValueError when the peer resets the
+        # socket between the TCP connect and its getpeername() check: a link that drops
+        # as it comes up, the same "did not answer" as the rest.
+        reason = "the connection was reset as it opened"
+    elif url.startswith("amqps://") and any(sign in reason for sign in _HANDSHAKE_REFUSED):
+        return Kind.BROKER_WANTS_CLIENT_CERTIFICATE, (f"{shown} ended the TLS handshake; it may want a client "
+                                                      "certificate (amqp_client_cert and amqp_client_key)")
+    return Kind.BROKER_UNREACHABLE, f"{shown} did not answer ({reason})"
+
+
+def _innermost(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {describe(exc)}"
 
 
 def connect(cfg: OfficeConfig, start: int = 0, log: logging.Logger | None = None) -> tuple[pika.BlockingConnection, int]:
     """Open a blocking connection, trying each AMQP URL once from ``start`` on.
 
     Returns the connection and the index of the URL that answered.  Raises LinkDown
-    with a sentence naming each URL tried (passwords hidden).
+    with a sentence naming each URL tried (passwords hidden); its failure's kind is
+    that of the last URL tried.
     """
     urls = cfg.amqp_urls
-    problems = []
+    problems: list[str] = []
+    kind = Kind.BROKER_UNREACHABLE
     for i in range(len(urls)):
         index = (start + i) % len(urls)
         try:
             return pika.BlockingConnection(connection_parameters(cfg, urls[index])), index
-        except pika.exceptions.ProbableAuthenticationError:
-            problems.append(f"{redact_url(urls[index])} refused the user name or password")
-        except pika.exceptions.ProbableAccessDeniedError:
-            problems.append(f"{redact_url(urls[index])} denied access to its virtual host")
         except (pika.exceptions.AMQPError, OSError, ssl.SSLError, ValueError) as exc:
-            # ValueError: pika's connection workflow raises it when the peer resets
-            # the socket between the TCP connect and its getpeername() check (a link
-            # that drops as it comes up).  It is the same "did not answer" as the rest.
-            # (ssl's certificate errors are ValueErrors too: only a plain one is pika's.)
-            plain_value_error = isinstance(exc, ValueError) and not isinstance(exc, ssl.SSLError)
-            reason = "the connection was reset as it opened" if plain_value_error else describe(exc)
-            if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
-                problems.append(f"{redact_url(urls[index])} presented a certificate that amqp_ca_file does not vouch for")
-            elif urls[index].startswith("amqps://") and any(sign in reason for sign in _HANDSHAKE_REFUSED):
-                problems.append(f"{redact_url(urls[index])} ended the TLS handshake; it may want a client certificate "
-                                "(amqp_client_cert and amqp_client_key)")
-            else:
-                problems.append(f"{redact_url(urls[index])} did not answer ({reason})")
-    raise LinkDown("cannot reach the message broker: " + "; ".join(problems))
+            kind, sentence = _why(exc, urls[index])
+            problems.append(sentence)
+    raise LinkDown("cannot reach the message broker: " + "; ".join(problems), kind)
 
 
 def describe(exc: BaseException) -> str:
@@ -165,6 +234,26 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError):
         return exc.reason or str(exc)
     return (str(exc) or exc.__class__.__name__)[:200]
+
+
+def session_failure(exc: BaseException) -> LinkDown:
+    """Why a session with the broker ended, as a failure for the log, the window and --once."""
+    if isinstance(exc, LinkDown):
+        return exc
+    if isinstance(exc, pika.exceptions.UnroutableError):
+        return LinkDown("the broker has no intake queue for this branch's changes; start the Head Office once "
+                        "(it declares the queues) or set declare_topology = true", Kind.BROKER_HAS_NO_QUEUE)
+    if isinstance(exc, pika.exceptions.NackError):
+        return LinkDown("the broker refused to take the changes (its queue for this branch is full, or it is out of "
+                        "disk or memory); they stay here and go later", Kind.BROKER_REFUSED_MESSAGE)
+    if isinstance(exc, pika.exceptions.ChannelClosedByBroker) and exc.reply_code == 403:
+        # A login from `python -m sync provision` may publish and read its receipts, nothing more.
+        return LinkDown(f"the broker refused this branch's login ({exc.reply_text}); a branch login may not declare "
+                        "queues, so set declare_topology = false", Kind.BROKER_FORBIDS_DECLARE)
+    if isinstance(exc, pika.exceptions.ChannelClosedByBroker) and exc.reply_code == 404:
+        return LinkDown(f"the broker has no queue for this branch yet ({exc.reply_text}); start the Head Office once "
+                        "(it declares the queues)", Kind.BROKER_HAS_NO_QUEUE)
+    return LinkDown(f"lost the link to the broker ({describe(exc)})", Kind.BROKER_LINK_LOST)
 
 
 def login_of(url: str) -> str:

@@ -9,7 +9,8 @@ from sqlalchemy import text
 from devtools.linkproxy import LinkProxy
 from models.schema import make_engine
 from sync import events
-from sync.intake import IntakeConsumer, discard_dead_letter
+from sync.dead_letters import discard as discard_dead_letter
+from sync.intake import IntakeConsumer
 from sync.outbox import Outbox
 from sync.protocol import encode_changes
 from sync.relay import OutboxRelay
