@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from sync.office import init_or_exit, load_or_exit, run_until_signalled, setup_logging
+from sync.office import load_or_exit, prepare_or_exit, run_until_signalled, setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,34 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     cfg = load_or_exit(args.config, role="branch")
-    init_or_exit(cfg)
+    prepare_or_exit(cfg)
 
     from sync.relay import OutboxRelay
 
     if args.once:
-        import pika
-        from sqlalchemy.exc import DBAPIError
-
-        from models.schema import describe_db
-        from sync.broker import LinkDown
-        from sync.relay import explain
-
-        relay = OutboxRelay(cfg)
-        try:
-            result = relay.run_once()
-        except LinkDown as exc:
-            print(f"{cfg.code}: {exc}; nothing was sent, try again later.", file=sys.stderr)
-            return 3
-        except (pika.exceptions.AMQPError, OSError) as exc:
-            # Changes confirmed before this stay marked sent; the rest go next time.
-            print(f"{cfg.code}: {explain(exc)}; try again later.", file=sys.stderr)
-            return 3
-        except DBAPIError as exc:
-            print(f"{cfg.code}: the branch database is not answering ({describe_db(exc)}).", file=sys.stderr)
-            return 4
-        counts = relay.outbox.counts()
-        print(f"{cfg.code}: sent {result.sent} change(s); pending {counts.pending}, sent {counts.sent}, applied {counts.applied}.")
-        return 0
+        return send_once(OutboxRelay(cfg))
     if args.headless:
         relay = OutboxRelay(cfg)
         relay.start()
@@ -59,6 +37,34 @@ def main(argv: list[str] | None = None) -> int:
     from gui.branch_window import run_branch_window
 
     return run_branch_window(cfg)
+
+
+def send_once(relay) -> int:
+    """--once: send, wait for confirms, say what happened in one line; the exit code says how it ended."""
+    from sqlalchemy.exc import DBAPIError
+
+    from sync.failures import ExitCode, LinkDown, db_words
+
+    code = relay.cfg.code
+    try:
+        result = relay.run_once()
+    except LinkDown as exc:
+        # Changes confirmed before this stay marked sent; the rest go next time.
+        print(f"{code}: {exc}; nothing more was sent, try again later.", file=sys.stderr)
+        return ExitCode.BROKER
+    except DBAPIError as exc:
+        print(f"{code}: the branch database is not answering ({db_words(exc)}).", file=sys.stderr)
+        return ExitCode.DATABASE
+    counts = relay.outbox.counts()
+    print(f"{code}: sent {result.sent} change(s); pending {counts.pending}, sent {counts.sent}, applied {counts.applied}.")
+    if relay.health is not None and not relay.health.ok:
+        print(f"{code}: {relay.health.sentence()}", file=sys.stderr)
+        return ExitCode.CAPTURE
+    problem = relay.outbox.history_problem()
+    if problem:
+        print(f"{code}: {problem}", file=sys.stderr)
+        return ExitCode.NOT_HEALTHY
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import argparse
 import logging
 import sys
 
-from sync.office import init_or_exit, load_or_exit, run_until_signalled, setup_logging
+from sync.office import load_or_exit, prepare_or_exit, run_until_signalled, setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     cfg = load_or_exit(args.config, role="head_office")
-    init_or_exit(cfg)
+    prepare_or_exit(cfg)
 
     from sync.intake import IntakeConsumer
 

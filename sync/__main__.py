@@ -1,39 +1,28 @@
-"""Command line: ``python -m sync {init-db,status,provision} --config config/<office>.toml``."""
+"""Command line: ``python -m sync <command> --config config/<office>.toml``; one module per command in sync/cli/."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from sync import provision
-from sync.office import init_or_exit, load_or_exit, setup_logging
+from sync.cli import adopt, init_db, migrate, provision, rejoin, status
+from sync.office import load_or_exit, setup_logging
+
+COMMANDS = {"init-db": init_db, "status": status, "migrate": migrate, "provision": provision, "adopt": adopt,
+            "rejoin": rejoin}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sync", description="Branch Sync administration.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (
-        ("init-db", "create the office database, tables and change capture if missing"),
-        ("status", "show what is pending, sent and applied, and whether the broker answers"),
-        ("provision", "create the broker's vhost and one least-privilege login per office (run at the Head Office)"),
-    ):
-        p = sub.add_parser(name, help=text, description=text)
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.HELP, description=command.HELP)
         p.add_argument("--config", required=True, help="the office's .toml file, e.g. config/bo1.toml")
-        if name == "provision":
-            provision.add_arguments(p)
+        command.add_arguments(p)
     args = parser.parse_args(argv)
     setup_logging()
-    cfg = load_or_exit(args.config, role="head_office" if args.command == "provision" else None)
-    if args.command == "provision":
-        return provision.run(cfg, args)
-    if args.command == "init-db":
-        init_or_exit(cfg)
-        print(f"{cfg.name} ({cfg.code}): database ready.")
-        return 0
-    from sync.status import report
-
-    text, healthy = report(cfg)
-    print(text)
-    return 0 if healthy else 1
+    command = COMMANDS[args.command]
+    cfg = load_or_exit(args.config, role=command.ROLE)
+    return int(command.run(cfg, args))
 
 
 if __name__ == "__main__":

@@ -1,16 +1,20 @@
-"""What both office programs do before their window or agent starts, and the
-headless run loop they share."""
+"""What the office programs and commands do before their window, agent or work starts."""
 from __future__ import annotations
 
 import logging
 import signal
 import sys
 import threading
+from typing import NoReturn, Protocol
 
 from sqlalchemy.exc import DBAPIError
 
-from config import ConfigError, OfficeConfig, load_office
-from models.schema import create_database, describe_db, init_branch_schema, init_head_office_schema, make_engine
+from config import BranchConfig, ConfigError, HeadOfficeConfig, OfficeConfig, load_office
+from models.capture import CaptureRepair, Vanished
+from models.migrations import Role
+from models.schema import create_database, make_engine
+from models.setup import SchemaMismatch, check_fits, init_branch_database, init_head_office_database
+from sync.failures import ExitCode, db_words
 
 LOG_FORMAT = "%(asctime)s [%(name)s] %(levelname)s: %(message)s"
 
@@ -21,6 +25,13 @@ def setup_logging(verbose: bool = False) -> None:
     # pika logs every failed connection attempt at ERROR; the engine already says
     # it once, in words, when the link changes state.
     logging.getLogger("pika").setLevel(logging.CRITICAL)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def fail(code: ExitCode, sentence: str) -> NoReturn:
+    """Print one sentence on stderr and exit with ``code``."""
+    print(sentence, file=sys.stderr)
+    sys.exit(int(code))
 
 
 def load_or_exit(path: str, role: str | None = None) -> OfficeConfig:
@@ -28,43 +39,73 @@ def load_or_exit(path: str, role: str | None = None) -> OfficeConfig:
     try:
         cfg = load_office(path)
     except ConfigError as exc:
-        _exit(2, f"Configuration problem: {exc}")
+        fail(ExitCode.CONFIG, f"Configuration problem: {exc}")
     if role and cfg.role != role:
-        _exit(2, f"Configuration problem: {path} is for a {cfg.role.replace('_', ' ')}, not a {role.replace('_', ' ')}.")
+        fail(ExitCode.CONFIG, f"Configuration problem: {path} is for a {cfg.role.replace('_', ' ')}, "
+                              f"not a {role.replace('_', ' ')}.")
     return cfg
 
 
-def _exit(code: int, sentence: str):
-    print(sentence, file=sys.stderr)
-    sys.exit(code)
+def role_of(cfg: OfficeConfig) -> Role:
+    return Role.BRANCH if cfg.is_branch else Role.HEAD_OFFICE
 
 
-def init_database(cfg: OfficeConfig) -> dict:
-    """Create the office database, tables and capture if missing (idempotent)."""
+def init_database(cfg: OfficeConfig, vanished: Vanished | None = None) -> CaptureRepair | None:
+    """Create the office database if missing, its schema if empty; mend capture or register branches.
+
+    Raises SchemaMismatch when the schema is older or newer than this code.
+    """
     create_database(cfg.db_url)
     engine = make_engine(cfg.db_url)
     try:
-        if cfg.is_branch:
-            return init_branch_schema(engine)
-        init_head_office_schema(engine, cfg.branches)
-        return {}
+        if isinstance(cfg, BranchConfig):
+            return init_branch_database(engine, vanished)
+        assert isinstance(cfg, HeadOfficeConfig)
+        init_head_office_database(engine, cfg.branches)
+        return None
     finally:
         engine.dispose()
 
 
-def init_or_exit(cfg: OfficeConfig) -> None:
+def prepare_or_exit(cfg: OfficeConfig) -> None:
+    """Before a program starts: a new database is created; an existing one must fit this code.
+
+    A program never repairs capture by itself (``init-db`` does, and says what it did);
+    it only refuses a schema it does not know, in one sentence, touching nothing.
+    """
     try:
-        done = init_database(cfg)
+        create_database(cfg.db_url)
+        engine = make_engine(cfg.db_url)
+        try:
+            check_fits(engine, role_of(cfg))
+        finally:
+            engine.dispose()
+        if isinstance(cfg, HeadOfficeConfig) or _empty(cfg):
+            init_database(cfg)
+    except SchemaMismatch as exc:
+        fail(ExitCode.SCHEMA, str(exc))
     except DBAPIError as exc:
-        _exit(4, f"Cannot prepare the {cfg.name} database: {describe_db(exc)}. Is MySQL running at the db_url in {cfg.source}?")
-    log = logging.getLogger(f"sync.{cfg.code}")
-    if done.get("triggers_created"):
-        log.info("installed change capture (%s)", ", ".join(done["triggers_created"]))
-    if done.get("initial_load"):
-        log.info("queued %d existing sale(s) for the initial load", done["initial_load"])
+        fail(ExitCode.DATABASE, f"Cannot prepare the {cfg.name} database: {db_words(exc)}. "
+                                f"Is MySQL running at the db_url in {cfg.source}?")
 
 
-def run_until_signalled(worker: threading.Thread) -> int:
+def _empty(cfg: OfficeConfig) -> bool:
+    from models.migrations import Standing, schema_status
+
+    engine = make_engine(cfg.db_url)
+    try:
+        return schema_status(engine, role_of(cfg)).standing is Standing.EMPTY
+    finally:
+        engine.dispose()
+
+
+class Stoppable(Protocol):
+    def is_alive(self) -> bool: ...
+
+    def stop(self, timeout: float | None = 10) -> None: ...
+
+
+def run_until_signalled(worker: Stoppable) -> int:
     """Run a started worker thread until SIGINT or SIGTERM, then stop it cleanly."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -72,4 +113,4 @@ def run_until_signalled(worker: threading.Thread) -> int:
     while not stop.is_set() and worker.is_alive():
         stop.wait(0.5)
     worker.stop()
-    return 0
+    return int(ExitCode.OK)

@@ -3,14 +3,25 @@ r"""Broker identities for the offices: ``python -m sync provision --config confi
 One virtual host, one RabbitMQ user per branch (login = branch code) and one for the
 Head Office (login = its code), each allowed the least it needs:
 
-    login       configure   write               read
-    ho          .*          .*                  .*
-    <branch>    (nothing)   ^<p>\.intake$       ^<p>\.receipts\.<branch>$
+    login       configure   write                                read
+    ho          .*          .*                                   .*
+    <branch>    (nothing)   ^<p>\.(in\.<branch>|intake)$          ^<p>\.receipts\.<branch>$
 
-So a branch can publish to the intake exchange and read its own receipt queue, and
-nothing else: it cannot declare, delete, bind, purge or read any other queue.
-RabbitMQ checks each message's user_id against the login, and the Head Office
-(``require_branch_login``) accepts a branch's changes only from that branch's login.
+So a branch can publish to its own intake exchange (and to the shared one that the
+first release used, while branches are upgraded one by one) and read its own receipt
+queue, and nothing else: it cannot declare, delete, bind, purge or read any other
+queue.  RabbitMQ checks each message's user_id against the login, and the Head
+Office (``require_branch_login``) accepts a branch's changes only from that login.
+
+Each branch also gets a bounded share of the broker: at most
+``branch_max_connections`` connections, and queues of at most
+``branch_queue_max_mb`` (policies; the broker refuses that branch's publishes
+beyond it, nobody else's).  Provision caps a message's size at MAX_MESSAGE_BYTES
+on the running broker (put ``max_message_size`` in rabbitmq.conf too, see
+docs/DEPLOY.md), which bounds what any branch can make the Head Office hold.
+
+Provision only ever touches users it created (they carry the tag ``branch-sync``):
+a user of the same name that someone else made is left alone unless ``--adopt``.
 
 A login's password is, in this order: ``SYNC_PASSWORD_<LOGIN>`` from the environment,
 the one kept in the secrets directory by an earlier run (unless rotating), or a new
@@ -39,13 +50,16 @@ from urllib.parse import quote, urlsplit
 
 import pika
 
-from config import OfficeConfig, redact_url
-from sync.broker import LinkDown, Names, close_quietly, connect, declare_topology, describe
+from config import HeadOfficeConfig, OfficeConfig, redact_url
+from sync.broker import Names, close_quietly, connect, declare_topology, describe, queue_policies
+from sync.failures import LinkDown
 
 DEFAULT_VHOST = "branch_sync"
 DEFAULT_SECRETS_DIR = Path("~/.config/branch-sync/secrets")
 REPOSITORY = Path(__file__).resolve().parent.parent
 EXIT_CONFIG, EXIT_BROKER = 2, 3  # as bo_app.py: a configuration problem, a broker that cannot be reached
+OUR_TAG = "branch-sync"  # marks the users provision created, the only ones it changes
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024  # above the largest real message (sync.protocol.limits.MAX_WIRE_BYTES)
 
 
 class ProvisionError(Exception):
@@ -65,14 +79,14 @@ class Grant:
     read: str
 
 
-def grants(cfg: OfficeConfig) -> dict[str, Grant]:
+def grants(cfg: HeadOfficeConfig) -> dict[str, Grant]:
     """What each login may do, for the Head Office config ``cfg`` (login -> Grant)."""
     names = Names(cfg.topology_prefix)
     result = {cfg.code: Grant(".*", ".*", ".*")}
     for branch in cfg.branches:
         result[branch] = Grant(
             configure="^$",  # matches no resource name, so no declare or delete at all
-            write=f"^{re.escape(names.intake_exchange)}$",
+            write=f"^({re.escape(names.branch_exchange(branch))}|{re.escape(names.intake_exchange)})$",
             read=f"^{re.escape(names.receipts_queue(branch))}$",
         )
     return result
@@ -145,8 +159,22 @@ class Rabbitmqctl:
     def set_password(self, login: str, password: str) -> None:
         self.run("change_password", login, stdin=password + "\n")
 
-    def clear_tags(self, login: str) -> None:
-        self.run("set_user_tags", login)
+    def set_tags(self, login: str, *tags: str) -> None:
+        self.run("set_user_tags", login, *tags)
+
+    def set_connection_limit(self, login: str, connections: int) -> None:
+        self.run("set_user_limits", login, json.dumps({"max-connections": connections}))
+
+    def set_policy(self, vhost: str, name: str, pattern: str, definition: dict) -> None:
+        self.run("set_policy", "-p", vhost, "--apply-to", "queues", name, pattern, json.dumps(definition))
+
+    def max_message_size(self) -> int | None:
+        said = self.run("eval", "application:get_env(rabbit, max_message_size).")
+        found = re.search(r"\{ok,\s*(\d+)\}", said)
+        return int(found.group(1)) if found else None
+
+    def set_max_message_size(self, size: int) -> None:
+        self.run("eval", f"application:set_env(rabbit, max_message_size, {int(size)}).")
 
     def delete_user(self, login: str) -> None:
         self.run("delete_user", login)
@@ -193,44 +221,68 @@ class ProvisionResult:
 
 def provision(cfg: OfficeConfig, secrets_dir: str | os.PathLike = DEFAULT_SECRETS_DIR, *, vhost: str = DEFAULT_VHOST,
               rotate: bool = False, ctl: Rabbitmqctl | None = None, environ: dict | None = None,
-              declare: bool = True) -> ProvisionResult:
-    """Create or update the vhost, the logins and their permissions for the Head Office ``cfg``;
+              declare: bool = True, adopt: bool = False) -> ProvisionResult:
+    """Create or update the vhost, the logins, their permissions and shares for the Head Office ``cfg``;
     then, unless ``declare`` is false, declare the topology as the Head Office.
 
-    Idempotent.  Raises ProvisionError with one sentence when anything stops it.
+    Idempotent.  A user that provision did not create is refused unless ``adopt``.
+    Raises ProvisionError with one sentence when anything stops it.
     """
     environ = os.environ if environ is None else environ
     ctl = ctl or Rabbitmqctl()
+    if not isinstance(cfg, HeadOfficeConfig):
+        raise ProvisionError(f"{cfg.source} is a branch's file; run provision with the Head Office's, "
+                             "e.g. --config config/ho.toml.", EXIT_CONFIG)
     wanted = grants(cfg)
     _check(cfg, wanted, vhost)
     store = _secrets_directory(secrets_dir)
-    chosen = {login: _choose_password(login, store, rotate, environ) for login in wanted}
     # Each rabbitmqctl call starts a VM (about a second), so independent calls run side by side.
     with ThreadPoolExecutor(len(wanted) + 1) as pool:
         vhost_added = pool.submit(ctl.add_vhost, vhost)  # a no-op when it exists
         users = ctl.users()
         vhost_added.result()
+    strange = sorted(login for login in wanted if login in users and OUR_TAG not in users[login])
+    if strange and not adopt:
+        login = strange[0]
+        raise ProvisionError(f"the broker user '{login}' already exists and was not created by provision (its tags: "
+                             f"{', '.join(users[login]) or 'none'}); nothing was changed. Choose another office code, or "
+                             "pass --adopt to take that user over (its password and tags are replaced).", EXIT_CONFIG)
+    chosen = {login: _choose_password(login, store, rotate, environ) for login in wanted}
 
     def set_up(login: str) -> LoginOutcome:
         password, source = chosen[login]
         _keep_secret(secret_file(store, login), password)  # first: a failure below is mended by running again
         if login in users:
             ctl.set_password(login, password)
-            if users[login]:
-                ctl.clear_tags(login)  # no management or admin rights for an office login
         else:
             ctl.add_user(login, password)
+        if users.get(login) != [OUR_TAG]:
+            ctl.set_tags(login, OUR_TAG)  # ours, and no management or admin rights for an office login
         ctl.set_permissions(vhost, login, wanted[login])
+        if login != cfg.code:
+            ctl.set_connection_limit(login, cfg.branch_max_connections)
         return LoginOutcome(login, source, login not in users, secret_file(store, login))
 
-    with ThreadPoolExecutor(len(wanted) + 1) as pool:
+    with ThreadPoolExecutor(len(wanted) + 3) as pool:
         allowed = pool.submit(ctl.permissions, vhost)  # ours are being set; any others were there before
+        shares = [pool.submit(ctl.set_policy, vhost, name, pattern, definition)
+                  for name, (pattern, definition) in queue_policies(cfg).items()]
+        sized = pool.submit(_cap_message_size, ctl)
         outcomes = tuple(pool.map(set_up, wanted))
         strangers = tuple(sorted(set(allowed.result()) - set(wanted)))
+        for done in [*shares, sized]:
+            done.result()
     urls = tuple(office_url(u, cfg.code, chosen[cfg.code][0], vhost) for u in cfg.amqp_urls)
     if declare:
         _declare_as_head_office(dataclasses.replace(cfg, amqp_urls=urls))
     return ProvisionResult(vhost, redact_url(urls[0]), outcomes, strangers, declare)
+
+
+def _cap_message_size(ctl: Rabbitmqctl) -> None:
+    """Lower the running broker's largest message to MAX_MESSAGE_BYTES if it takes larger ones."""
+    current = ctl.max_message_size()
+    if current is None or current > MAX_MESSAGE_BYTES:
+        ctl.set_max_message_size(MAX_MESSAGE_BYTES)
 
 
 def deprovision(cfg: OfficeConfig, vhost: str = DEFAULT_VHOST, ctl: Rabbitmqctl | None = None) -> None:
@@ -326,13 +378,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="give every login without SYNC_PASSWORD_<LOGIN> a new password (offices need the new files)")
     parser.add_argument("--rabbitmqctl", default="rabbitmqctl", help="the rabbitmqctl program (default: the one on PATH)")
     parser.add_argument("--node", help="the RabbitMQ node to administer, e.g. rabbit@broker (default: rabbitmqctl's own)")
+    parser.add_argument("--adopt", action="store_true",
+                        help="take over broker users of the offices' names that provision did not create")
 
 
 def run(cfg: OfficeConfig, args: argparse.Namespace) -> int:
     """Provision for ``cfg`` as the command line asked; prints the report or one sentence.  Returns the exit code."""
     command = (args.rabbitmqctl, *(("-n", args.node) if args.node else ()))
     try:
-        result = provision(cfg, args.secrets_dir, vhost=args.vhost, rotate=args.rotate, ctl=Rabbitmqctl(command))
+        result = provision(cfg, args.secrets_dir, vhost=args.vhost, rotate=args.rotate, ctl=Rabbitmqctl(command),
+                           adopt=args.adopt)
     except ProvisionError as exc:
         print(f"Provisioning failed: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -5,13 +5,16 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from config import OfficeConfig
-from models.schema import describe_db, ho_branches, ho_dead_letters, ho_sales, make_engine
-from sync.broker import LinkDown, close_quietly, connect
-from sync.outbox import Outbox, OutboxCounts
+from models.capture import check_capture
+from models.schema import ho_branches, ho_sales, make_engine
+from sync import dead_letters
+from sync.broker import close_quietly, connect
+from sync.failures import ExitCode, LinkDown, db_words
+from sync.outbox import Outbox
 
 
 @dataclass(frozen=True)
@@ -23,47 +26,41 @@ class BranchProgress:
     last_applied_at: dt.datetime | None
     origin: str | None
     alert: str | None
+    capture_ok: bool | None = None
+    capture_problem: str | None = None
+    reported_at: dt.datetime | None = None
 
 
-def branch_progress(engine) -> list[BranchProgress]:
-    """Per branch at the Head Office: rows held, the last change applied and when."""
-    held = (
-        select(ho_sales.c.branch, func.count().label("n")).group_by(ho_sales.c.branch).subquery()
-    )
+def branch_progress(engine: Engine) -> list[BranchProgress]:
+    """Per branch at the Head Office: rows held, the last change applied and when, its alerts and report."""
+    held = select(ho_sales.c.branch, func.count().label("n")).group_by(ho_sales.c.branch).subquery()
+    b = ho_branches.c
     query = (
-        select(ho_branches.c.code, ho_branches.c.name, func.coalesce(held.c.n, 0), ho_branches.c.last_seq,
-               ho_branches.c.last_applied_at, ho_branches.c.origin, ho_branches.c.alert)
-        .select_from(ho_branches.outerjoin(held, held.c.branch == ho_branches.c.code))
-        .order_by(ho_branches.c.code)
+        select(b.code, b.name, func.coalesce(held.c.n, 0), b.last_seq, b.last_applied_at, b.origin, b.alert,
+               b.capture_ok, b.capture_problem, b.reported_at)
+        .select_from(ho_branches.outerjoin(held, held.c.branch == b.code))
+        .order_by(b.code)
     )
     with engine.connect() as conn:
         return [BranchProgress(*row) for row in conn.execute(query)]
 
 
-def parked_dead_letters(engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(
-            select(func.count()).select_from(ho_dead_letters).where(ho_dead_letters.c.state == "parked")
-        ).scalar_one()
-
-
-def broker_answers(cfg: OfficeConfig) -> str:
+def broker_answers(cfg: OfficeConfig) -> tuple[bool, str]:
     try:
         connection, index = connect(cfg)
     except LinkDown as exc:
-        return f"not answering: {exc}"
+        return False, f"not answering: {exc}"
     close_quietly(connection)
-    return f"answers at {cfg.redacted_amqp_urls()[index]}"
+    return True, f"answers at {cfg.redacted_amqp_urls()[index]}"
 
 
-def _when(moment: dt.datetime | None) -> str:
+def when(moment: dt.datetime | None) -> str:
     if moment is None:
         return "never"
-    ago = dt.datetime.now() - moment
-    return f"{moment:%Y-%m-%d %H:%M:%S} ({_ago(ago)})"
+    return f"{moment:%Y-%m-%d %H:%M:%S} ({ago(dt.datetime.now() - moment)})"
 
 
-def _ago(delta: dt.timedelta) -> str:
+def ago(delta: dt.timedelta) -> str:
     seconds = int(delta.total_seconds())
     if seconds < 60:
         return f"{max(seconds, 0)}s ago"
@@ -74,40 +71,63 @@ def _ago(delta: dt.timedelta) -> str:
     return f"{seconds // 86400} days ago"
 
 
-def report(cfg: OfficeConfig) -> tuple[str, bool]:
-    """The status text for an office, and whether everything answered."""
+def report(cfg: OfficeConfig) -> tuple[str, ExitCode]:
+    """The status text for an office, and the exit code: OK only when nothing needs a person."""
     url = make_url(cfg.db_url)
+    database = f"{url.database} on {url.host}:{url.port or 3306}"
     lines = [f"{cfg.name} ({cfg.code}), {'branch office' if cfg.is_branch else 'head office'}"]
-    healthy = True
-    broker = broker_answers(cfg)
-    healthy &= broker.startswith("answers")
+    answers, broker = broker_answers(cfg)
+    code = ExitCode.OK if answers else ExitCode.NOT_HEALTHY
     engine = make_engine(cfg.db_url)
     try:
         if cfg.is_branch:
-            counts: OutboxCounts = Outbox(engine).counts()
-            lines += [
-                f"  database   {url.database} on {url.host}:{url.port or 3306}: answers",
-                f"  broker     {broker}",
-                f"  changes    pending {counts.pending}, sent {counts.sent}, "
-                f"applied {counts.applied}, rejected {counts.rejected}",
-                f"  last sync  {_when(counts.last_sync)}",
-            ]
+            worry, more = _branch(engine)
         else:
-            progress = branch_progress(engine)
-            lines += [
-                f"  database   {url.database} on {url.host}:{url.port or 3306}: answers",
-                f"  broker     {broker}",
-                f"  {'branch':<8} {'name':<20} {'rows held':>10} {'last seq':>10}  last change applied",
-            ]
-            for p in progress:
-                lines.append(f"  {p.code:<8} {p.name[:20]:<20} {p.rows_held:>10} {p.last_seq:>10}  {_when(p.last_applied_at)}")
-                if p.alert:
-                    lines.append(f"  {'':<8} ALERT: {p.alert}")
-            lines.append(f"  dead letters parked: {parked_dead_letters(engine)}")
+            worry, more = _head_office(engine)
+        lines += [f"  database   {database}: answers", f"  broker     {broker}", *more]
+        if worry:
+            code = worry if code is ExitCode.OK else code
     except DBAPIError as exc:
-        healthy = False
-        lines.append(f"  database   {url.database} on {url.host}:{url.port or 3306}: not answering ({describe_db(exc)})")
-        lines.append(f"  broker     {broker}")
+        code = ExitCode.DATABASE
+        lines += [f"  database   {database}: not answering ({db_words(exc)})", f"  broker     {broker}"]
     finally:
         engine.dispose()
-    return "\n".join(lines), healthy
+    return "\n".join(lines), code
+
+
+def _branch(engine: Engine) -> tuple[ExitCode | None, list[str]]:
+    outbox = Outbox(engine)
+    counts = outbox.counts()
+    lines = [f"  changes    pending {counts.pending}, sent {counts.sent}, applied {counts.applied}, "
+             f"rejected {counts.rejected}", f"  last sync  {when(counts.last_sync)}"]
+    worry: ExitCode | None = None
+    health = check_capture(engine)
+    if health.ok:
+        lines.append("  capture    working")
+    else:
+        worry = ExitCode.CAPTURE
+        lines += ["  capture    BROKEN: " + health.sentence()[len("Change capture is broken: "):]]  # type: ignore[index]
+    problem = outbox.history_problem()
+    if problem:
+        worry = worry or ExitCode.NOT_HEALTHY
+        lines.append(f"  ALERT      {problem}")
+    for sale_id, reason in outbox.refused()[:10]:
+        lines.append(f"  refused    sale #{sale_id}: {reason} (edit the sale and save it again to send it corrected)")
+    return worry, lines
+
+
+def _head_office(engine: Engine) -> tuple[ExitCode | None, list[str]]:
+    lines = [f"  {'branch':<8} {'name':<20} {'rows held':>10} {'last seq':>10}  last change applied"]
+    worry: ExitCode | None = None
+    for p in branch_progress(engine):
+        lines.append(f"  {p.code:<8} {p.name[:20]:<20} {p.rows_held:>10} {p.last_seq:>10}  {when(p.last_applied_at)}")
+        if p.alert:
+            worry = ExitCode.NOT_HEALTHY
+            lines.append(f"  {'':<8} ALERT: {p.alert}")
+        if p.capture_ok is False:
+            worry = ExitCode.NOT_HEALTHY
+            lines.append(f"  {'':<8} capture broken at the branch (reported {when(p.reported_at)}): {p.capture_problem}")
+    with engine.connect() as conn:
+        parked = dead_letters.count_parked(conn)
+    lines.append(f"  dead letters parked: {parked}")
+    return worry, lines

@@ -191,7 +191,7 @@ def test_once_exits_non_zero_with_one_clear_line_when_the_broker_is_unreachable(
 def test_outside_its_sync_window_the_agent_stays_offline_until_sync_now(offices):
     import datetime as dt
 
-    from config.settings import SyncWindow
+    from config import SyncWindow
 
     later = (dt.datetime.now() + dt.timedelta(hours=2)).time().replace(second=0, microsecond=0)
     end = (dt.datetime.now() + dt.timedelta(hours=3)).time().replace(second=0, microsecond=0)

@@ -40,10 +40,12 @@ from tests.harness import (
     ROOT,
     assert_converged,
     changes_body,
+    dead_letter_records,
     dead_letters,
     finish,
     head_office_rows,
     insert_sales,
+    publish_raw,
     running,
     spawn,
     upsert,
@@ -342,3 +344,113 @@ def test_python_m_sync_provision_says_where_the_passwords_are_and_never_what_the
     assert f"bo2      already there; password kept, in {secret_file(provisioned.secrets, 'bo2')}" in done.stdout
     for login in ("ho", "bo1", "bo2"):
         assert provisioned.password(login) not in done.stdout + done.stderr
+
+
+# ---------------------------------------------------------------- dead letters keep their real sender
+def test_a_message_bo2_sent_in_bo1s_name_can_never_be_retried_into_bo1s_history(provisioned):
+    # Reproduced on a7d5714: bo2 published changes named bo1 with seqs near 2**63 before
+    # bo1 ever synced; after Retry, bo2 owned bo1's history, bo1's real changes were
+    # refused for ever, and the fake rows could never be overwritten.
+    offices, ho = provisioned.offices, provisioned.offices.engine("ho")
+    fake = changes_body("bo1", "forged-origin", [upsert(2**63 - 5, 1, qty=99), upsert(2**63 - 4, 2, qty=99)],
+                        high_water=2**63 - 4)
+    with running(IntakeConsumer(provisioned.office("ho"))) as (consumer,):
+        wait_for(lambda: consumer.state == events.ONLINE, 30, "the Head Office consumer to come online")
+        publish_raw(offices, fake, url=provisioned.url("bo2"), user_id="bo2", type=protocol.CHANGES)
+        (parked,) = wait_for(lambda: dead_letter_records(ho), 30, "the forged message to be parked")
+        assert parked.publisher == "bo2" and parked.branch == "bo2" and parked.claimed_branch == "bo1"
+        consumer.retry_dead_letter(parked.id)
+        wait_for(lambda: dead_letter_records(ho)[0].attempts == 2, 30, "the retry to be tried and refused")
+        (after,) = dead_letter_records(ho)
+        assert after.state == "parked" and "cannot be retried" in after.reason
+        insert_sales(offices.engine("bo1"), 5)
+        with running(OutboxRelay(provisioned.office("bo1", declare_topology=False))):
+            assert_converged(offices)
+    assert {row[1] for row in head_office_rows(ho)} == {1, 2, 3, 4, 5}
+    assert max(row[5] for row in head_office_rows(ho)) < 99  # no qty of the forged sales
+
+
+def test_a_message_the_broker_parks_is_recorded_with_the_brokers_reason_and_its_real_publisher(provisioned):
+    # A branch can have the broker dead-letter its own message (expiration "0" while nobody
+    # reads its queue) with headers that pretend to be the Head Office's: they are never
+    # taken as its word.
+    offices, ho = provisioned.offices, provisioned.offices.engine("ho")
+    publish_raw(offices, changes_body("bo1", "x", [upsert(1, 1, qty=1)]), branch="bo2", url=provisioned.url("bo2"),
+                user_id="bo2", expiration="0",
+                headers={"x-sync-reason": "checked by the Head Office: fine", "x-sync-branch": "bo1"})
+    with running(IntakeConsumer(provisioned.office("ho"))):
+        (parked,) = wait_for(lambda: dead_letter_records(ho), 30, "the expired message to be recorded")
+    assert parked.publisher == "bo2" and parked.branch == "bo2" and parked.claimed_branch == "bo1"
+    assert "expired" in parked.reason and "checked by the Head Office" not in parked.reason
+
+
+def test_a_seq_far_beyond_the_high_water_mark_is_parked(provisioned):
+    offices, ho = provisioned.offices, provisioned.offices.engine("ho")
+    with running(IntakeConsumer(provisioned.office("ho"))):
+        send = {"branch": "bo1", "url": provisioned.url("bo1"), "user_id": "bo1"}
+        publish_raw(offices, changes_body("bo1", "db-1", [upsert(10, 1, qty=1)]), **send)
+        wait_for(lambda: len(head_office_rows(ho)) == 1, 30, "bo1's first sale")
+        publish_raw(offices, changes_body("bo1", "db-1", [upsert(2**62, 2, qty=2)]), **send)
+        (parked,) = wait_for(lambda: dead_letter_records(ho), 30, "the jump to be parked")
+    assert "jumps" in parked.reason and len(head_office_rows(ho)) == 1
+
+
+# ---------------------------------------------------------------- each branch a bounded share
+def test_dead_letters_are_attributed_to_the_login_that_published_them(provisioned):
+    # Reproduced on a7d5714: 10 x 4 MiB undecodable bodies with x-sync-branch: bo1 from
+    # bo2's login were recorded as bo1's.
+    offices, ho = provisioned.offices, provisioned.offices.engine("ho")
+    with running(IntakeConsumer(provisioned.office("ho"))):
+        for _ in range(3):
+            publish_raw(offices, os.urandom(1024 * 1024), content_encoding=None, url=provisioned.url("bo2"),
+                        user_id="bo2", headers={"x-sync-branch": "bo1"})
+        parked = wait_for(lambda: len(dead_letter_records(ho)) == 3 and dead_letter_records(ho), 60, "the noise parked")
+    assert {(p.publisher, p.branch) for p in parked} == {("bo2", "bo2")}
+
+
+def test_one_branch_filling_its_queue_is_refused_by_the_broker_while_the_others_deliver(node, make_offices, tmp_path):
+    offices = make_offices(branches=2, require_branch_login=True, branch_queue_max_mb=1)
+    setup = Provisioned(offices, node, f"bs_{offices.tag}", tmp_path / "secrets")
+    setup.provision()
+    try:
+        body = changes_body("bo2", "db-2", [upsert(i, i, qty=1) for i in range(1, 2_001)])
+        refusals = 0
+        for _ in range(200):  # the Head Office is not reading: bo2's queue fills up
+            try:
+                publish_raw(offices, body, branch="bo2", url=setup.url("bo2"), user_id="bo2")
+            except pika.exceptions.NackError:
+                refusals += 1
+                break
+        assert refusals == 1, "the broker never refused bo2's publishes"
+        insert_sales(offices.engine("bo1"), 20)
+        with running(IntakeConsumer(setup.office("ho")), OutboxRelay(setup.office("bo1", declare_topology=False))):
+            wait_for(lambda: len({r for r in head_office_rows(offices.engine("ho")) if r[0] == "bo1"}) == 20, 60,
+                     "bo1's sales, however full bo2's queue is")
+    finally:
+        deprovision(offices.ho, setup.vhost, setup.ctl)
+
+
+def test_provision_gives_each_branch_login_a_connection_limit(provisioned):
+    said = provisioned.ctl.run("list_user_limits", "--user", "bo1").replace(" ", "")
+    assert '"max-connections":4' in said, said
+
+
+# ---------------------------------------------------------------- other people's users
+def test_provision_never_takes_over_a_user_it_did_not_create_unless_told_to_adopt_it(node, make_offices, tmp_path):
+    offices = make_offices(branches=1)
+    ctl = Rabbitmqctl(node.ctl_command, node.env)
+    ops = dataclasses.replace(offices.ho, code="ops", amqp_urls=(node.amqp_url,))
+    ctl.add_user("ops", "the-administrators-own")
+    ctl.run("set_user_tags", "ops", "administrator")
+    vhost = f"bs_{offices.tag}"
+    try:
+        with pytest.raises(ProvisionError, match="was not created by provision"):
+            provision(ops, tmp_path / "secrets", vhost=vhost, ctl=ctl, environ={})
+        assert ctl.users()["ops"] == ["administrator"]
+        ctl.run("authenticate_user", "ops", "the-administrators-own")  # its password is still its own
+        adopted = provision(ops, tmp_path / "secrets", vhost=vhost, ctl=ctl, environ={}, adopt=True)
+        assert "ops" in {o.login for o in adopted.logins}
+    finally:
+        deprovision(ops, vhost, ctl)
+        if "ops" in ctl.users():
+            ctl.delete_user("ops")

@@ -1,0 +1,37 @@
+"""migrate: upgrade an office database in place to this release's schema."""
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy.exc import DBAPIError
+
+from config import OfficeConfig
+from models.migrations import schema_status, upgrade
+from models.schema import make_engine
+from sync.failures import ExitCode, db_words
+from sync.office import fail, role_of
+
+HELP = "upgrade the office database in place to this release's schema (take a backup first)"
+ROLE = None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """migrate takes nothing but --config."""
+
+
+def run(cfg: OfficeConfig, args: argparse.Namespace) -> int:
+    engine = make_engine(cfg.db_url)
+    try:
+        before = schema_status(engine, role_of(cfg))
+        applied = upgrade(engine, role_of(cfg))
+    except ValueError as exc:
+        fail(ExitCode.SCHEMA, str(exc))
+    except DBAPIError as exc:
+        fail(ExitCode.DATABASE, f"The {cfg.name} database is not answering ({db_words(exc)}); nothing was changed.")
+    finally:
+        engine.dispose()
+    if applied:
+        print(f"{cfg.code}: upgraded from schema revision {before.revision} to {applied[-1]} ({', '.join(applied)}).")
+    else:
+        print(f"{cfg.code}: the database is already at schema revision {before.head}.")
+    return ExitCode.OK

@@ -1,0 +1,20 @@
+"""status: what is pending, sent and applied, whether capture works, whether the broker answers."""
+from __future__ import annotations
+
+import argparse
+
+from config import OfficeConfig
+from sync.status import report
+
+HELP = "show what is pending, sent and applied, whether capture works and whether the broker answers"
+ROLE = None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """status takes nothing but --config."""
+
+
+def run(cfg: OfficeConfig, args: argparse.Namespace) -> int:
+    text, code = report(cfg)
+    print(text)
+    return code
