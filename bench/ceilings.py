@@ -27,7 +27,7 @@ from sync.outbox import Outbox
 
 def outbox_batches(offices: BenchOffices, code: str) -> list[list]:
     """A branch's pending changes, read as the relay reads them, in ``batch_rows`` batches."""
-    outbox, size = Outbox(offices.engine(code)), offices.ho.batch_rows
+    outbox, size = Outbox(offices.engine(code)), offices.branch(code).batch_rows
     batches, after = [], 0
     while rows := outbox.pending_batch(size, after):
         batches.append(rows)
@@ -42,7 +42,7 @@ def upsert_rows(code: str, origin: str, batches: list[list]) -> list[list[dict]]
         body = encode(code, origin, rows)
         decoded = protocol.decode_changes(body, protocol.CONTENT_ENCODING, [code])
         prepared.append([
-            {"branch": code, "branch_sale_id": c.sale_id, "version": c.seq, **c.sale.as_row()} for c in decoded.changes
+            {"branch": code, "branch_sale_id": c.sale_id, "version": c.seq, **(c.values or {})} for c in decoded.changes
         ])
     return prepared
 

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from sqlalchemy import text
 
 from models.money import compute_line
+from models.shape import SALE_SHAPE
 from sync import protocol
 
 RATE = Decimal("0.07")
@@ -73,9 +74,9 @@ def outbox_rows(first_seq: int, count: int, region: str) -> Iterator[OutboxRow]:
 
 def encode(code: str, origin: str, rows: list) -> bytes:
     """The message body a relay would publish for these outbox rows (one place, as the protocol evolves)."""
-    rows = list(rows)
-    high_water = max((r.seq for r in rows), default=0)
-    return protocol.encode_changes(code, origin, rows, high_water, int(time.time() * 1000))[0]
+    wire = [(r[0], r[1], r[2], *SALE_SHAPE.to_wire(r[3:])) for r in rows]
+    high_water = max((r[0] for r in wire), default=0)
+    return protocol.encode_changes(code, origin, wire, high_water, int(time.time() * 1000))[0]
 
 
 def new_origin() -> str:

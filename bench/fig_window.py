@@ -27,7 +27,7 @@ from bench.offices import AMQP_URL, REGIONS, BenchOffices
 from bench.processes import Child
 from bench.sizes import Size
 from sync import protocol
-from sync.broker import INTAKE_KEY, Names
+from sync.broker import Names
 
 log = logging.getLogger("bench")
 MESSAGES_PER_SECOND = 4
@@ -80,7 +80,7 @@ def _publish_steadily(prefix: str, bodies: list[tuple[str, bytes]]) -> float:
             delay = clock + k / MESSAGES_PER_SECOND - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            channel.basic_publish(names.intake_exchange, INTAKE_KEY, body, pika.BasicProperties(
+            channel.basic_publish(names.branch_exchange(code), code, body, pika.BasicProperties(
                 content_type=protocol.CONTENT_TYPE, content_encoding=protocol.CONTENT_ENCODING,
                 delivery_mode=pika.DeliveryMode.Persistent, type=protocol.CHANGES, app_id=protocol.APP_ID,
                 user_id=params.credentials.username,  # the broker vouches for it; the Head Office checks it

@@ -85,9 +85,9 @@ def _one_run(offices: BenchOffices) -> dict[str, tuple[float, float]]:
 
 def _apply(offices: BenchOffices, batches: list) -> None:
     with offices.engine("ho").begin() as conn:
-        results, refused = apply_changes(conn, batches)
-    if refused or sum(len(r.seqs) for r in results.values()) != sum(len(b.changes) for b in batches):
-        raise RuntimeError(f"the Head Office did not apply every change: {refused[:1]}")
+        outcome = apply_changes(conn, batches)
+    if outcome.refused or sum(len(r.seqs) for r in outcome.results.values()) != sum(len(b.changes) for b in batches):
+        raise RuntimeError(f"the Head Office did not apply every change: {outcome.refused[:1]}")
 
 
 def main(argv: list[str] | None = None) -> int:

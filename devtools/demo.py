@@ -26,7 +26,9 @@ from config import OfficeConfig
 from gui.app import GEOMETRY_ENV
 from models.branch_sales import add_sale
 from models.sale import new_sale
-from models.schema import bo_sales, describe_db, make_engine
+from models.schema import bo_sales, make_engine
+from models.setup import SchemaMismatch
+from sync.failures import db_words
 from sync.office import init_database, load_or_exit, setup_logging
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,8 +50,10 @@ def prepare(cfg: OfficeConfig) -> None:
     """Create the office's database, or exit with a sentence saying why it could not be."""
     try:
         init_database(cfg)
+    except SchemaMismatch as exc:
+        sys.exit(str(exc))
     except DBAPIError as exc:
-        sys.exit(f"Cannot prepare the {cfg.name} database: {describe_db(exc)}. Is MySQL/MariaDB running at the db_url "
+        sys.exit(f"Cannot prepare the {cfg.name} database: {db_words(exc)}. Is MySQL/MariaDB running at the db_url "
                  f"in {cfg.source}?")
 
 

@@ -25,7 +25,7 @@ from gui.theme import BAR, TONES, paint
 from gui.widgets import Banner, StatusBar
 from models.head_office_view import daily_totals, filter_choices, parked_dead_letters
 from sync import events as ev
-from sync.intake import discard_dead_letter
+from sync.dead_letters import discard as discard_dead_letter
 from sync.status import branch_progress
 
 LIVE_DELAY_MS = 400         # rows applied -> the page re-read at most this late
@@ -135,7 +135,6 @@ class HeadOfficeWindow(ttk.Frame):
         elif isinstance(event, ev.DeadLettered):
             self.status.set("message", f"A message from {event.branch or 'an unknown sender'} was parked: "
                                        f"{sentence(event.reason)}", "bad")
-        elif isinstance(event, ev.DeadLetterRecorded):
             self.reload_side()
         elif isinstance(event, ev.ConsumerStatus):
             words, tone = CONSUMER_WORDS.get(event.state, (f"● {event.state.capitalize()}", "warn"))

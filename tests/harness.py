@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -20,117 +19,31 @@ from decimal import Decimal
 from pathlib import Path
 
 import pika
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 
-from config import OfficeConfig, load_office
+from config import OfficeConfig
+from devtools.offices import OfficeSet
 from models.money import compute_line
-from models.schema import make_engine
 from sync.broker import Names
-from sync.office import init_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_ROOT = os.environ.get("SYNC_TEST_DB_ROOT", "mysql+pymysql://root:@127.0.0.1:3306")
 AMQP_URL = os.environ.get("SYNC_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/%2F")
 RATE = Decimal("0.07")
 FAST = {  # quick retries so that tests do not wait on production-sized backoffs
-    "backoff_initial_seconds": 0.05, "backoff_max_seconds": 1.0, "poll_seconds": 0.05, "heartbeat_seconds": 10,
-    "clock_slack_seconds": 0,  # a test restores a backup seconds, not minutes, after taking it
+    "backoff_initial_seconds": 0.05, "backoff_max_seconds": 1.0, "heartbeat_seconds": 10, "poll_seconds": 0.05,
 }
 BRANCHES = {"bo1": ("East Branch", "East"), "bo2": ("West Branch", "West"), "bo3": ("North Branch", "North")}
 
 
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-class Offices:
-    """One Head Office and some branches with private databases and broker names."""
+class Offices(OfficeSet):
+    """One Head Office and some branches with private databases and broker names (devtools/offices.py)."""
 
     def __init__(self, directory: Path, branches: int = 3, amqp_url: str = AMQP_URL, **overrides):
-        self.tag = "t" + secrets.token_hex(4)
-        self.dir = directory / f"config-{self.tag}"
-        self.dir.mkdir(parents=True)
-        self.amqp_url = amqp_url
         codes = list(BRANCHES)[:branches]
-        ho_only = {k: overrides.pop(k) for k in ("require_branch_login",) if k in overrides}
-        common = {"amqp_urls": [amqp_url], "topology_prefix": f"bs_{self.tag}", **FAST, **overrides}
-        self.paths: dict[str, Path] = {}
-        self._write("ho", {
-            "role": "head_office", "code": "ho", "name": "Head Office",
-            "db_url": f"{DB_ROOT}/bs_{self.tag}_ho",
-            "branches": {c: BRANCHES[c][0] for c in codes},
-            # Every test office logs in as guest unless a test provisions real logins.
-            "require_branch_login": ho_only.get("require_branch_login", False), **common,
-        })
-        for code in codes:
-            name, region = BRANCHES[code]
-            self._write(code, {
-                "role": "branch", "code": code, "name": name, "region": region, "tax_rate": "0.07",
-                "db_url": f"{DB_ROOT}/bs_{self.tag}_{code}", **common,
-            })
-        self.ho = load_office(self.paths["ho"], environ={})
-        self.branches = [load_office(self.paths[c], environ={}) for c in codes]
-        self._engines: dict[str, object] = {}
-
-    def _write(self, code: str, values: dict) -> None:
-        path = self.dir / f"{code}.toml"
-        path.write_text("".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items()), encoding="utf-8")
-        self.paths[code] = path
-
-    def init(self) -> Offices:
-        for cfg in [self.ho, *self.branches]:
-            init_database(cfg)
-        return self
-
-    def branch(self, code: str) -> OfficeConfig:
-        return next(b for b in self.branches if b.code == code)
-
-    def engine(self, code: str):
-        if code not in self._engines:
-            cfg = self.ho if code == "ho" else self.branch(code)
-            self._engines[code] = make_engine(cfg.db_url)
-        return self._engines[code]
-
-    def cleanup(self) -> None:
-        for engine in self._engines.values():
-            engine.dispose()
-        names = [cfg.db_url.rsplit("/", 1)[1] for cfg in [self.ho, *self.branches]]
-        server = make_engine(DB_ROOT + "/")
-        with server.begin() as conn:
-            # A connection left open by a stuck thread (a test cut its link mid-transaction)
-            # would hold a metadata lock that DROP DATABASE, and then the whole server's
-            # trigger lookups, wait behind: end such connections first, and never wait long.
-            conn.execute(text("SET SESSION lock_wait_timeout = 30"))
-            for (pid,) in conn.execute(
-                text("SELECT ID FROM information_schema.PROCESSLIST WHERE DB IN :names AND ID <> CONNECTION_ID()")
-                .bindparams(bindparam("names", expanding=True)), {"names": names},
-            ):
-                with contextlib.suppress(Exception):
-                    conn.execute(text(f"KILL {int(pid)}"))
-            for name in names:
-                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        server.dispose()
-        delete_topology(self.ho.topology_prefix, [b.code for b in self.branches])
-
-
-def delete_topology(prefix: str, branches: list[str]) -> None:
-    names = Names(prefix)
-    with contextlib.suppress(pika.exceptions.AMQPError, OSError):
-        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-        channel = connection.channel()
-        for queue in [names.intake_queue, names.dead_queue, *[names.receipts_queue(b) for b in branches]]:
-            channel.queue_delete(queue)
-        for exchange in (names.intake_exchange, names.receipts_exchange, names.dead_exchange):
-            channel.exchange_delete(exchange)
-        connection.close()
+        super().__init__(directory, {c: BRANCHES[c] for c in codes}, DB_ROOT, amqp_url, self.new_tag("t"),
+                         # Every test office logs in as guest unless a test provisions real logins.
+                         **{"require_branch_login": False, **FAST, **overrides})
 
 
 def with_amqp(cfg: OfficeConfig, url: str) -> OfficeConfig:
@@ -295,22 +208,42 @@ def stop(process: subprocess.Popen) -> str:
 
 
 # ---------------------------------------------------------------- raw messages
-def publish_raw(offices: Offices, body: bytes, content_encoding: str | None = "zlib", **props) -> None:
-    """Put bytes on the intake exchange as any client could, with a broker confirm."""
-    from sync import protocol
-    from sync.broker import INTAKE_KEY, declare_topology
+def publish_raw(offices: Offices, body: bytes, content_encoding: str | None = "zlib", *, branch: str | None = None,
+                url: str | None = None, **props) -> None:
+    """Put bytes on an intake exchange as any client could, with a broker confirm.
 
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    With ``branch``, on that branch's own intake exchange (where its agent publishes);
+    without, on the shared intake exchange that branches of the previous release use.
+    ``url`` logs in as someone else than guest (a provisioned login, say).
+    """
+    from sync import protocol
+    from sync.broker import INTAKE_KEY
+
+    if url is None:  # as guest, who may declare: the queues exist even before the consumer first starts
+        declare_head_office_topology(offices)
+    connection = pika.BlockingConnection(pika.URLParameters(url or offices.amqp_url))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
-        names = declare_topology(channel, offices.ho, list(offices.ho.branches))
+        names = Names(offices.ho.topology_prefix)
+        exchange, key = (names.branch_exchange(branch), branch) if branch else (names.intake_exchange, INTAKE_KEY)
         channel.basic_publish(
-            names.intake_exchange, INTAKE_KEY, body,
+            exchange, key, body,
             pika.BasicProperties(content_encoding=content_encoding, content_type=protocol.CONTENT_TYPE,
                                  delivery_mode=2, **props),
             mandatory=True,
         )
+    finally:
+        connection.close()
+
+
+def declare_head_office_topology(offices: Offices) -> None:
+    """Declare the Head Office's exchanges and queues without running its consumer."""
+    from sync.broker import declare_topology
+
+    connection = pika.BlockingConnection(pika.URLParameters(offices.amqp_url))
+    try:
+        declare_topology(connection.channel(), offices.ho, list(offices.ho.branches))
     finally:
         connection.close()
 
@@ -335,3 +268,37 @@ def upsert(seq: int, sale_id: int, qty: int, cost: str = "2.19") -> list:
 def dead_letters(engine) -> list:
     with engine.connect() as conn:
         return conn.execute(text("SELECT id, branch, reason, state FROM sync_dead_letters ORDER BY id")).all()
+
+
+def dead_letter_records(engine) -> list:
+    """Every column the Head Office keeps of each dead letter, oldest first."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT * FROM sync_dead_letters ORDER BY id")).all()
+
+
+# ---------------------------------------------------------------- backups
+def _client_args(url: str) -> list[str]:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    args = ["-h", u.host or "127.0.0.1", "-P", str(u.port or 3306), "-u", u.username or "root"]
+    return args + ([f"-p{u.password}"] if u.password else [])
+
+
+def dump_database(url: str, path: Path) -> None:
+    """mysqldump the database of ``url`` (data, schema and triggers) into ``path``."""
+    from sqlalchemy.engine import make_url
+
+    with path.open("w") as out:
+        subprocess.run(["mysqldump", *_client_args(url), "--single-transaction", "--triggers", make_url(url).database],
+                       stdout=out, check=True, timeout=120)
+
+
+def restore_database(url: str, path: Path, database: str | None = None) -> None:
+    """Load a dump into the database of ``url`` (or into ``database``, created if missing)."""
+    from sqlalchemy.engine import make_url
+
+    name = database or make_url(url).database
+    subprocess.run(["mysql", *_client_args(url), "-e", f"CREATE DATABASE IF NOT EXISTS `{name}`"], check=True, timeout=60)
+    with path.open() as dump:
+        subprocess.run(["mysql", *_client_args(url), name], stdin=dump, check=True, timeout=120)

@@ -24,6 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from sqlalchemy import text
 
 from devtools.linkproxy import LinkProxy
+from models.shape import SALE_SHAPE
 from sync import protocol
 from tests.harness import (
     AMQP_URL,
@@ -149,7 +150,8 @@ class OfficesUnderFire(RuleBasedStateMachine):
             return
         rows = sorted(rows, key=lambda r: r.seq)
         built_at = int(min(r.captured_at for r in rows).timestamp() * 1000) - 1  # as old as its oldest change
-        body, _ = protocol.encode_changes(code, origin, rows, max(r.seq for r in rows), built_at)
+        wire = [(*r[:3], *(SALE_SHAPE.to_wire(r[3:11]) if r.op == "u" else r[3:11])) for r in rows]
+        body, _ = protocol.encode_changes(code, origin, wire, max(r.seq for r in rows), built_at)
         for _ in range(copies):
             publish_raw(self.offices, body, user_id="guest")
 

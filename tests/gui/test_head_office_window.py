@@ -157,7 +157,7 @@ def dead_letter_states(offices) -> dict[int, str]:
 def test_dead_letters_are_listed_with_their_reason_and_can_be_retried_or_discarded(offices, gui, open_head_office_window):
     window = open_head_office_window(offices.ho)
     gui.wait_until(lambda: window.status.text("consumer") == "● Receiving", "the consumer to connect")
-    publish_raw(offices, b"not a message at all", headers={"x-sync-branch": "bo1"})
+    publish_raw(offices, b"not a message at all", branch="bo1")  # bo1's own queue: it came from bo1
     gui.wait_until(lambda: len(window.dead_letters.letters) == 1, "the dead letter to be listed", timeout=30)
     assert window.notebook.tab(window.dead_letters, "text") == "Dead letters (1)"
     (first_id,) = dead_letter_states(offices)
@@ -175,13 +175,17 @@ def test_dead_letters_are_listed_with_their_reason_and_can_be_retried_or_discard
     gui.wait_until(lambda: not window.dead_letters.letters, "the list to empty")
     assert window.status.text("letters") == "No dead letters"
 
-    publish_raw(offices, b"also not a message", headers={"x-sync-branch": "bo1"})
+    publish_raw(offices, b"also not a message", branch="bo1")
     gui.wait_until(lambda: len(window.dead_letters.letters) == 1, "the second dead letter to be listed", timeout=30)
     (second_id,) = [i for i, state in dead_letter_states(offices).items() if state == "parked"]
     window.dead_letters.table.select(str(second_id))
     gui.settle()
     window.dead_letters.retry_button.invoke()
-    gui.wait_until(lambda: dead_letter_states(offices)[second_id] == "retried", "the dead letter to go back to the queue")
+    # Still not a message: tried again and parked again, in view, with both attempts kept.
+    gui.wait_until(lambda: query(offices, f"SELECT attempts FROM sync_dead_letters WHERE id = {second_id}") == [(2,)],
+                   "the retry to be tried and parked again")
+    assert dead_letter_states(offices)[second_id] == "parked"
+    gui.wait_until(lambda: str(second_id) in window.dead_letters.letters, "the letter to stay in view")
 
 
 def test_sync_now_at_the_head_office_asks_connected_branches_to_send(offices, gui, open_head_office_window, open_branch_window):
