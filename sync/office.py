@@ -64,12 +64,20 @@ def init_or_exit(cfg: OfficeConfig) -> None:
         log.info("queued %d existing sale(s) for the initial load", done["initial_load"])
 
 
-def run_until_signalled(worker: threading.Thread) -> int:
-    """Run a started worker thread until SIGINT or SIGTERM, then stop it cleanly."""
+def run_until_signalled(worker: threading.Thread, stop_seconds: float = 10) -> int:
+    """Run a started worker thread until SIGINT or SIGTERM (``systemctl stop``), then stop it cleanly.
+
+    Returns 0 once the worker has finished what it was doing and stopped, 1 if it
+    had not within ``stop_seconds`` (the process then ends anyway: what was in
+    flight is sent or applied again by the next start, never lost).
+    """
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.is_set() and worker.is_alive():
         stop.wait(0.5)
-    worker.stop()
+    worker.stop(stop_seconds)
+    if worker.is_alive():
+        logging.getLogger("sync").error("did not stop within %.0f s; ending anyway, the next start resumes", stop_seconds)
+        return 1
     return 0
