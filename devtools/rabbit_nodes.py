@@ -67,7 +67,7 @@ def answers(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # Runs in the child before exec: the kernel sends SIGKILL when the test process
     # dies, however it dies.  The start scripts exec into the Erlang VM (see
     # RUNNING_UNDER_SYSTEMD below), so the signal reaches the VM itself.
@@ -77,8 +77,10 @@ def _die_with_parent() -> None:
 class RabbitNode:
     """One RabbitMQ node of our own: ``start``, ``wait_until_up``, ``ctl``, ``kill``."""
 
-    def __init__(self, home: Path, name: str, amqp_port: int, dist_port: int, cookie: str):
+    def __init__(self, home: Path, name: str, amqp_port: int, dist_port: int, cookie: str,
+                 bin_dir: Path | None = None, extra_config: str = ""):
         self.home, self.name, self.amqp_port, self.dist_port = home, name, amqp_port, dist_port
+        self.bin_dir = bin_dir or RABBIT_BIN  # the folder of rabbitmq-server and rabbitmqctl
         self.process: subprocess.Popen | None = None
         home.mkdir(parents=True, exist_ok=True)
         cookie_file = home / ".erlang.cookie"
@@ -89,7 +91,7 @@ class RabbitNode:
             # The machine's free disk may be below the default limit; a test node
             # must not block publishers for that.
             "disk_free_limit.absolute = 50MB\n"
-            "log.file.level = info\n",
+            "log.file.level = info\n" + extra_config,
             encoding="ascii",
         )
         (home / "enabled_plugins").write_text("[].\n", encoding="ascii")
@@ -130,7 +132,7 @@ class RabbitNode:
             "ERL_EPMD_ADDRESS": "127.0.0.1",
             "ERL_FLAGS": "-kernel inet_dist_use_interface {127,0,0,1}",
             # Makes rabbitmq-server exec the VM instead of waiting on it as a child,
-            # so the VM is our direct child (for _die_with_parent) and kill -9 hits it.
+            # so the VM is our direct child (for die_with_parent) and kill -9 hits it.
             "RUNNING_UNDER_SYSTEMD": "true",
         })
         return env
@@ -138,16 +140,16 @@ class RabbitNode:
     @property
     def ctl_command(self) -> tuple[str, ...]:
         """rabbitmqctl aimed at this node (use with ``env``)."""
-        return (str(RABBIT_BIN / "rabbitmqctl"), "-n", self.name)
+        return (str(self.bin_dir / "rabbitmqctl"), "-n", self.name)
 
     def start(self) -> None:
-        program = RABBIT_BIN / "rabbitmq-server"
+        program = self.bin_dir / "rabbitmq-server"
         if not program.exists():
             raise NodeError(f"{program} is missing; install the rabbitmq-server package (or set SYNC_RABBITMQ_BIN).")
         with open(self.home / "console.log", "ab") as log:  # the node keeps its own copy of the descriptor
             self.process = subprocess.Popen(
                 [str(program)], env=self.env, cwd=self.home, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                start_new_session=True, preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
 
     def wait_until_up(self, timeout: float = BOOT_SECONDS) -> None:
