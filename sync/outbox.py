@@ -9,11 +9,16 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import String, bindparam, cast, func, or_, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Engine
 
 from models.schema import APPLIED, PENDING, REJECTED, SENT, bo_outbox, bo_state
 
 _o = bo_outbox.c
+# SQLAlchemy renders the upsert for the server: VALUES(value) for MariaDB, a row alias
+# for MySQL 8.0.20 and later, which deprecates VALUES() (tests/test_sql_portability.py).
+_state_row = mysql_insert(bo_state)
+_SET_STATE = _state_row.on_duplicate_key_update(value=_state_row.inserted.value)
 
 # A change as it goes on the wire.  The date and the money come as the server's text
 # ('2021-04-29', '945.35': a DECIMAL's text keeps its scale), which is exactly what
@@ -139,7 +144,4 @@ class Outbox:
 
     @staticmethod
     def _set_state(conn, name: str, value: str) -> None:
-        conn.exec_driver_sql(
-            "INSERT INTO sync_state (name, value) VALUES (%s, %s) ON DUPLICATE KEY UPDATE value = VALUES(value)",
-            (name, value),
-        )
+        conn.execute(_SET_STATE, {"name": name, "value": value})
