@@ -96,6 +96,18 @@ def test_an_installed_command_without_its_configuration_file_says_so_in_one_sent
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
+def test_the_example_configuration_files_of_deploy_load_with_the_passwords_of_their_environment_files(tmp_path):
+    from config import load_office
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("a CA certificate\n")
+    env = {"SYNC_DB_PASSWORD": "db-secret", "SYNC_AMQP_PASSWORD": "amqp-secret", "SYNC_AMQP_CA_FILE": str(ca)}
+    ho = load_office(UNITS / "head-office.toml", environ=env)
+    branch = load_office(UNITS / "branch.toml", environ=env)
+    assert (ho.role, branch.role, branch.declare_topology, ho.require_branch_login) == ("head_office", "branch", False, True)
+    assert branch.code in ho.branches and all("amqp-secret" in u for u in (*ho.amqp_urls, *branch.amqp_urls))
+
+
 # ---------------------------------------------------------------- systemd
 def unit_files() -> list[Path]:
     return sorted(p for p in UNITS.iterdir() if p.suffix in (".service", ".timer"))
