@@ -117,10 +117,9 @@ def prepare_root() -> str:
     """Make build/compat/rootfs hold the current recipe's root; says how ("kept", "restored", "made")."""
     if root_is_ready():
         return "kept from the last run"
-    for tool in ("debootstrap", "zstd", "unshare", "chroot"):
+    for tool, package in (("debootstrap", "debootstrap"), ("zstd", "zstd"), ("unshare", "util-linux"), ("chroot", "coreutils")):
         if not shutil.which(tool):
-            raise CompatError(f"{tool} is missing; install it with `apt-get install -y {'zstd' if tool == 'zstd' else tool}`"
-                              " (.ci/run does).")
+            raise CompatError(f"{tool} is missing; install it with `apt-get install -y {package}` (.ci/run does).")
     fresh = AREA / "rootfs.new"
     remove_tree(fresh)
     fresh.mkdir(parents=True)
