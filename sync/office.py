@@ -78,6 +78,7 @@ def run_until_signalled(worker: threading.Thread, stop_seconds: float = 10) -> i
         stop.wait(0.5)
     worker.stop(stop_seconds)
     if worker.is_alive():
-        logging.getLogger("sync").error("did not stop within %.0f s; ending anyway, the next start resumes", stop_seconds)
+        logging.getLogger("sync").error("The work in hand did not finish within %.0f s, so the program ends now; "
+                                        "the next start sends or applies it again.", stop_seconds)
         return 1
     return 0
