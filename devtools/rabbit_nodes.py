@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -36,6 +37,7 @@ from pathlib import Path
 # scripts they wrap run a node as whoever calls them, with our own settings.
 RABBIT_BIN = Path(os.environ.get("SYNC_RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
 BOOT_SECONDS = 90.0
+CTL_PORTS = 16  # rabbitmqctl runs at once against one node (provision runs a few side by side)
 _PREFIX = "rabbit-nodes-"
 _PR_SET_PDEATHSIG = 1
 
@@ -56,6 +58,26 @@ def free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def free_port_range(count: int, low: int = 20000, high: int = 32000) -> int:
+    """The first of ``count`` consecutive ports on 127.0.0.1 that nobody listens on right now
+    (below Linux's ephemeral range, where outgoing connections take theirs)."""
+    for _ in range(200):
+        base = random.randrange(low, high - count)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise NodeError(f"found no {count} free consecutive ports between {low} and {high}.")
 
 
 def answers(port: int, host: str = "127.0.0.1") -> bool:
@@ -81,6 +103,9 @@ class RabbitNode:
                  bin_dir: Path | None = None, extra_config: str = ""):
         self.home, self.name, self.amqp_port, self.dist_port = home, name, amqp_port, dist_port
         self.bin_dir = bin_dir or RABBIT_BIN  # the folder of rabbitmq-server and rabbitmqctl
+        # The ports this node's rabbitmqctl runs listen on.  By default every CLI on the machine
+        # shares 35672-35682, so a few hung ones would stop all others, the machine's broker's too.
+        self.ctl_ports = free_port_range(CTL_PORTS)
         self.process: subprocess.Popen | None = None
         home.mkdir(parents=True, exist_ok=True)
         cookie_file = home / ".erlang.cookie"
@@ -129,6 +154,8 @@ class RabbitNode:
             "RABBITMQ_LOG_BASE": str(self.home / "log"),
             "RABBITMQ_NODENAME": self.name,
             "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CTL_DIST_PORT_MIN": str(self.ctl_ports),
+            "RABBITMQ_CTL_DIST_PORT_MAX": str(self.ctl_ports + CTL_PORTS - 1),
             "ERL_EPMD_ADDRESS": "127.0.0.1",
             "ERL_FLAGS": "-kernel inet_dist_use_interface {127,0,0,1}",
             # Makes rabbitmq-server exec the VM instead of waiting on it as a child,
