@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: venv services demo test soak bench screenshots lint clean
+.PHONY: venv services demo test compat compat-clean wheel soak bench screenshots lint clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,19 @@ lint: venv
 test: services lint
 	$(PY) -m pytest
 
+# The delivery, capture, fault, provision and TLS tests against RabbitMQ 4.0 and MariaDB 11.8
+# from Debian 13 (trixie), started from a debootstrap root in build/compat on their own
+# ports (devtools/compat.py); the root is cached in /var/cache/branch-sync-compat.  Needs root.
+compat: venv
+	$(PY) -m devtools.compat
+
+compat-clean:
+	rm -rf build/compat
+
+# dist/branch_sync-<version>-py3-none-any.whl, to install with pip or pipx (docs/DEPLOY.md).
+wheel: venv
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist .
+
 # Longer fault runs than `make test` affords: the random-fault state machine with
 # new scenarios every run (SYNC_SOAK_EXAMPLES of them, 40 steps each), then the
 # chosen fault scenarios SOAK_ROUNDS times over.
@@ -43,4 +56,4 @@ screenshots: services
 	$(PY) -m devtools.screenshots
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

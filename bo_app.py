@@ -3,6 +3,9 @@
     python bo_app.py --config config/bo1.toml              the window
     python bo_app.py --config config/bo1.toml --headless   the agent, until Ctrl-C
     python bo_app.py --config config/bo1.toml --once       send what is pending, then exit
+
+Installed, the same program is ``branch-sync-branch``, whose configuration file is
+``/etc/branch-sync/branch.toml`` unless ``--config`` names another (see ``sync.locations``).
 """
 from __future__ import annotations
 
@@ -10,12 +13,15 @@ import argparse
 import logging
 import sys
 
+from sync.locations import BRANCH_FILE, office_file
 from sync.office import load_or_exit, prepare_or_exit, run_until_signalled, setup_logging
+from sync.version import __version__
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, default_config: str = "config/bo1.toml") -> int:
     parser = argparse.ArgumentParser(description="Branch Sync: a branch office.")
-    parser.add_argument("--config", default="config/bo1.toml", help="the branch's .toml file")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--config", default=default_config, help=f"the branch's .toml file (default: {default_config})")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--headless", action="store_true", help="run the sync agent without a window")
     mode.add_argument("--once", action="store_true", help="send everything pending, wait for the confirms, exit")
@@ -65,6 +71,11 @@ def send_once(relay) -> int:
         print(f"{code}: {problem}", file=sys.stderr)
         return ExitCode.NOT_HEALTHY
     return ExitCode.OK
+
+
+def installed_main() -> int:
+    """The ``branch-sync-branch`` command: as ``python bo_app.py``, with the installed configuration's default."""
+    return main(default_config=office_file(BRANCH_FILE))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
     python ho_app.py --config config/ho.toml              the window
     python ho_app.py --config config/ho.toml --headless   the consumer, until Ctrl-C
+
+Installed, the same program is ``branch-sync-head-office``, whose configuration file is
+``/etc/branch-sync/head-office.toml`` unless ``--config`` names another (see ``sync.locations``).
 """
 from __future__ import annotations
 
@@ -9,12 +12,15 @@ import argparse
 import logging
 import sys
 
+from sync.locations import HEAD_OFFICE_FILE, office_file
 from sync.office import load_or_exit, prepare_or_exit, run_until_signalled, setup_logging
+from sync.version import __version__
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, default_config: str = "config/ho.toml") -> int:
     parser = argparse.ArgumentParser(description="Branch Sync: the head office.")
-    parser.add_argument("--config", default="config/ho.toml", help="the head office's .toml file")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--config", default=default_config, help=f"the head office's .toml file (default: {default_config})")
     parser.add_argument("--headless", action="store_true", help="run the consumer without a window")
     parser.add_argument("--verbose", action="store_true", help="log debugging detail")
     args = parser.parse_args(argv)
@@ -32,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     from gui.head_office_window import run_head_office_window
 
     return run_head_office_window(cfg)
+
+
+def installed_main() -> int:
+    """The ``branch-sync-head-office`` command: as ``python ho_app.py``, with the installed configuration's default."""
+    return main(default_config=office_file(HEAD_OFFICE_FILE))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -36,6 +37,7 @@ from pathlib import Path
 # scripts they wrap run a node as whoever calls them, with our own settings.
 RABBIT_BIN = Path(os.environ.get("SYNC_RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
 BOOT_SECONDS = 90.0
+CTL_PORTS = 16  # rabbitmqctl runs at once against one node (provision runs a few side by side)
 _PREFIX = "rabbit-nodes-"
 _PR_SET_PDEATHSIG = 1
 
@@ -58,6 +60,26 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def free_port_range(count: int, low: int = 20000, high: int = 32000) -> int:
+    """The first of ``count`` consecutive ports on 127.0.0.1 that nobody listens on right now
+    (below Linux's ephemeral range, where outgoing connections take theirs)."""
+    for _ in range(200):
+        base = random.randrange(low, high - count)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise NodeError(f"found no {count} free consecutive ports between {low} and {high}.")
+
+
 def answers(port: int, host: str = "127.0.0.1") -> bool:
     """True when something accepts TCP connections at ``host:port``."""
     try:
@@ -67,7 +89,7 @@ def answers(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # Runs in the child before exec: the kernel sends SIGKILL when the test process
     # dies, however it dies.  The start scripts exec into the Erlang VM (see
     # RUNNING_UNDER_SYSTEMD below), so the signal reaches the VM itself.
@@ -77,8 +99,13 @@ def _die_with_parent() -> None:
 class RabbitNode:
     """One RabbitMQ node of our own: ``start``, ``wait_until_up``, ``ctl``, ``kill``."""
 
-    def __init__(self, home: Path, name: str, amqp_port: int, dist_port: int, cookie: str):
+    def __init__(self, home: Path, name: str, amqp_port: int, dist_port: int, cookie: str,
+                 bin_dir: Path | None = None, extra_config: str = ""):
         self.home, self.name, self.amqp_port, self.dist_port = home, name, amqp_port, dist_port
+        self.bin_dir = bin_dir or RABBIT_BIN  # the folder of rabbitmq-server and rabbitmqctl
+        # The ports this node's rabbitmqctl runs listen on.  By default every CLI on the machine
+        # shares 35672-35682, so a few hung ones would stop all others, the machine's broker's too.
+        self.ctl_ports = free_port_range(CTL_PORTS)
         self.process: subprocess.Popen | None = None
         home.mkdir(parents=True, exist_ok=True)
         cookie_file = home / ".erlang.cookie"
@@ -89,7 +116,7 @@ class RabbitNode:
             # The machine's free disk may be below the default limit; a test node
             # must not block publishers for that.
             "disk_free_limit.absolute = 50MB\n"
-            "log.file.level = info\n",
+            "log.file.level = info\n" + extra_config,
             encoding="ascii",
         )
         (home / "enabled_plugins").write_text("[].\n", encoding="ascii")
@@ -127,10 +154,12 @@ class RabbitNode:
             "RABBITMQ_LOG_BASE": str(self.home / "log"),
             "RABBITMQ_NODENAME": self.name,
             "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CTL_DIST_PORT_MIN": str(self.ctl_ports),
+            "RABBITMQ_CTL_DIST_PORT_MAX": str(self.ctl_ports + CTL_PORTS - 1),
             "ERL_EPMD_ADDRESS": "127.0.0.1",
             "ERL_FLAGS": "-kernel inet_dist_use_interface {127,0,0,1}",
             # Makes rabbitmq-server exec the VM instead of waiting on it as a child,
-            # so the VM is our direct child (for _die_with_parent) and kill -9 hits it.
+            # so the VM is our direct child (for die_with_parent) and kill -9 hits it.
             "RUNNING_UNDER_SYSTEMD": "true",
         })
         return env
@@ -138,16 +167,16 @@ class RabbitNode:
     @property
     def ctl_command(self) -> tuple[str, ...]:
         """rabbitmqctl aimed at this node (use with ``env``)."""
-        return (str(RABBIT_BIN / "rabbitmqctl"), "-n", self.name)
+        return (str(self.bin_dir / "rabbitmqctl"), "-n", self.name)
 
     def start(self) -> None:
-        program = RABBIT_BIN / "rabbitmq-server"
+        program = self.bin_dir / "rabbitmq-server"
         if not program.exists():
             raise NodeError(f"{program} is missing; install the rabbitmq-server package (or set SYNC_RABBITMQ_BIN).")
         with open(self.home / "console.log", "ab") as log:  # the node keeps its own copy of the descriptor
             self.process = subprocess.Popen(
                 [str(program)], env=self.env, cwd=self.home, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                start_new_session=True, preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
 
     def wait_until_up(self, timeout: float = BOOT_SECONDS) -> None:

@@ -122,10 +122,8 @@ def _highest_number(conn: Connection) -> int:
 
 def _next_number(conn: Connection) -> int | None:
     """The sales table's next auto-increment value, as the server says it now."""
-    try:  # MySQL 8 caches these figures for a day unless told not to; MariaDB has no such setting.
+    if not conn.dialect.is_mariadb:  # MySQL 8 caches these figures for a day unless told not to
         conn.execute(text("SET SESSION information_schema_stats_expiry = 0"))
-    except Exception:  # noqa: BLE001 - not MySQL 8
-        pass
     return conn.execute(text("SELECT AUTO_INCREMENT FROM information_schema.TABLES "
                              "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sales'")).scalar()
 

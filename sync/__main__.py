@@ -1,28 +1,43 @@
-"""Command line: ``python -m sync <command> --config config/<office>.toml``; one module per command in sync/cli/."""
+"""Command line: ``python -m sync <command> --config config/<office>.toml``; one module per command in sync/cli/.
+
+Installed, the same command is ``branch-sync``; without ``--config`` it reads this
+machine's office file (``sync.locations.this_office_file``).
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 
 from sync.cli import adopt, init_db, migrate, provision, rejoin, status
+from sync.locations import this_office_file
 from sync.office import load_or_exit, setup_logging
+from sync.version import __version__
 
 COMMANDS = {"init-db": init_db, "status": status, "migrate": migrate, "provision": provision, "adopt": adopt,
             "rejoin": rejoin}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sync", description="Branch Sync administration.")
+def main(argv: list[str] | None = None, prog: str = "python -m sync", default_config: str | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=prog, description="Branch Sync administration.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, command in COMMANDS.items():
         p = sub.add_parser(name, help=command.HELP, description=command.HELP)
-        p.add_argument("--config", required=True, help="the office's .toml file, e.g. config/bo1.toml")
+        if default_config:
+            p.add_argument("--config", default=default_config, help=f"the office's .toml file (default: {default_config})")
+        else:
+            p.add_argument("--config", required=True, help="the office's .toml file, e.g. config/bo1.toml")
         command.add_arguments(p)
     args = parser.parse_args(argv)
     setup_logging()
     command = COMMANDS[args.command]
     cfg = load_or_exit(args.config, role=command.ROLE)
     return int(command.run(cfg, args))
+
+
+def installed_main() -> int:
+    """The ``branch-sync`` command: as ``python -m sync``, reading this machine's office file by default."""
+    return main(prog="branch-sync", default_config=this_office_file())
 
 
 if __name__ == "__main__":

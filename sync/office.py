@@ -105,12 +105,21 @@ class Stoppable(Protocol):
     def stop(self, timeout: float | None = 10) -> None: ...
 
 
-def run_until_signalled(worker: Stoppable) -> int:
-    """Run a started worker thread until SIGINT or SIGTERM, then stop it cleanly."""
+def run_until_signalled(worker: Stoppable, stop_seconds: float = 10) -> int:
+    """Run a started worker thread until SIGINT or SIGTERM (``systemctl stop``), then stop it cleanly.
+
+    Returns 0 once the worker has finished what it was doing and stopped, 1 if it
+    had not within ``stop_seconds`` (the process then ends anyway: what was in
+    flight is sent or applied again by the next start, never lost).
+    """
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.is_set() and worker.is_alive():
         stop.wait(0.5)
-    worker.stop()
+    worker.stop(stop_seconds)
+    if worker.is_alive():
+        logging.getLogger("sync").error("The work in hand did not finish within %.0f s, so the program ends now; "
+                                        "the next start sends or applies it again.", stop_seconds)
+        return int(ExitCode.NOT_HEALTHY)
     return int(ExitCode.OK)

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Connection, Engine, Row
 
 from models.schema import OutboxState, bo_outbox, bo_state
@@ -19,6 +20,11 @@ from models.shape import SALE_SHAPE
 from sync.protocol import Receipt
 
 _o = bo_outbox.c
+# SQLAlchemy renders the upsert for the server: VALUES(value) for MariaDB, a row alias
+# for MySQL 8.0.20 and later, which deprecates VALUES() (tests/test_sql_portability.py).
+_state_row = mysql_insert(bo_state)
+_SET_STATE = _state_row.on_duplicate_key_update(value=_state_row.inserted.value)
+
 # A change as it goes on the wire: the date and the money as the server's text
 # ('2021-04-29', '945.35': a DECIMAL's text keeps its scale), which is exactly what
 # the message carries: no date or Decimal objects are built only to be written back.
@@ -159,7 +165,4 @@ class Outbox:
 
 
 def _set_fact(conn: Connection, name: str, value: str) -> None:
-    conn.exec_driver_sql(
-        "INSERT INTO sync_state (name, value) VALUES (%s, %s) ON DUPLICATE KEY UPDATE value = VALUES(value)",
-        (name, value[:1000]),
-    )
+    conn.execute(_SET_STATE, {"name": name, "value": value[:1000]})

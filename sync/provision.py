@@ -41,6 +41,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -118,15 +119,36 @@ class Rabbitmqctl:
         self.command, self.env, self.timeout = tuple(command), env, timeout
 
     def run(self, *args: str, stdin: str | None = None) -> str:
-        """Run one command; ProvisionError (one sentence) if it cannot run or fails."""
+        """Run one command; ProvisionError (one sentence) if it cannot run or fails.
+
+        A command that reads a password from standard input gets nothing but its own
+        arguments: from RabbitMQ 3.13 on, the rabbitmqctl script hands standard input
+        to ``add_user <login>`` or ``change_password <login>`` only when that is the
+        whole command line, and otherwise the command waits for it for ever.  Its node
+        then comes from RABBITMQ_NODENAME instead of ``-n``.
+        """
+        command, env = [*self.command, "-q", *args], self.env
+        if stdin is not None:
+            command = [self.command[0], *args]
+            node = _node_option(self.command[1:])
+            if node:
+                env = {**(os.environ if env is None else env), "RABBITMQ_NODENAME": node}
         try:
-            done = subprocess.run([*self.command, "-q", *args], input=stdin, capture_output=True, text=True,
-                                  timeout=self.timeout, env=self.env)
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                       start_new_session=True)
         except FileNotFoundError:
             raise ProvisionError(f"{self.command[0]} was not found; run provision on the broker's machine, or pass "
                                  "--rabbitmqctl with its path.") from None
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=self.timeout)
         except subprocess.TimeoutExpired:
+            # The CLI's own VM is a grandchild (the rabbitmqctl scripts run one another): end the
+            # whole group, or a hung CLI would keep one of the few ports all CLIs on this machine share.
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
             raise ProvisionError(f"rabbitmqctl {args[0]} got no answer within {self.timeout:.0f}s; is RabbitMQ running?") from None
+        done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
         if done.returncode != 0:
             said = " ".join((done.stderr or done.stdout).split())[:300]
             raise ProvisionError(f"rabbitmqctl {args[0]} failed ({said}); run provision as a user who may administer "
@@ -181,6 +203,16 @@ class Rabbitmqctl:
 
     def set_permissions(self, vhost: str, login: str, grant: Grant) -> None:
         self.run("set_permissions", "-p", vhost, login, grant.configure, grant.write, grant.read)
+
+
+def _node_option(options: tuple[str, ...]) -> str | None:
+    """The node named by ``-n NODE`` or ``--node NODE`` among rabbitmqctl's options."""
+    for i, option in enumerate(options):
+        if option in ("-n", "--node") and i + 1 < len(options):
+            return options[i + 1]
+        if option.startswith("--node="):
+            return option.split("=", 1)[1]
+    return None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 helpers to write sales, run the agents, and compare the Head Office with the branches.
 
 Everything here talks to the real MariaDB/MySQL and RabbitMQ named by
-SYNC_TEST_DB_ROOT and SYNC_TEST_AMQP (defaults: root@127.0.0.1:3306, guest@127.0.0.1:5672).
+SYNC_TEST_DB_ROOT and SYNC_TEST_AMQP (defaults: root@127.0.0.1:3306, guest@127.0.0.1:5672);
+the tests that restart that broker run SYNC_TEST_RABBITMQCTL (default: rabbitmqctl).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pika
 from sqlalchemy import text
@@ -29,6 +32,10 @@ from sync.broker import Names
 ROOT = Path(__file__).resolve().parent.parent
 DB_ROOT = os.environ.get("SYNC_TEST_DB_ROOT", "mysql+pymysql://root:@127.0.0.1:3306")
 AMQP_URL = os.environ.get("SYNC_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/%2F")
+# Where the broker listens, for link proxies and TLS terminators put in front of it.
+BROKER = (urlsplit(AMQP_URL).hostname, urlsplit(AMQP_URL).port or 5672)
+# rabbitmqctl aimed at that broker, as a command line (make compat aims it at its own node).
+RABBITMQCTL = shlex.split(os.environ.get("SYNC_TEST_RABBITMQCTL", "rabbitmqctl"))
 RATE = Decimal("0.07")
 FAST = {  # quick retries so that tests do not wait on production-sized backoffs
     "backoff_initial_seconds": 0.05, "backoff_max_seconds": 1.0, "heartbeat_seconds": 10, "poll_seconds": 0.05,
@@ -48,6 +55,13 @@ class Offices(OfficeSet):
 
 def with_amqp(cfg: OfficeConfig, url: str) -> OfficeConfig:
     return dataclasses.replace(cfg, amqp_urls=(url,))
+
+
+def via_port(url: str, port: int) -> str:
+    """``url`` reaching 127.0.0.1:``port`` instead (a proxy or terminator in front of its broker)."""
+    parts = urlsplit(url)
+    login = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return parts._replace(netloc=f"{login}127.0.0.1:{port}").geturl()
 
 
 # ---------------------------------------------------------------- data

@@ -28,6 +28,8 @@ from models.shape import SALE_SHAPE
 from sync import protocol
 from tests.harness import (
     AMQP_URL,
+    BROKER,
+    RABBITMQCTL,
     Offices,
     assert_converged,
     delete_sale,
@@ -37,6 +39,7 @@ from tests.harness import (
     spawn,
     stop,
     update_sale,
+    via_port,
 )
 
 SOAK = bool(os.environ.get("SYNC_SOAK"))
@@ -52,7 +55,7 @@ class OfficesUnderFire(RuleBasedStateMachine):
         super().__init__()
         self.tmp = tempfile.TemporaryDirectory(prefix="chaos-")
         self.offices = Offices(Path(self.tmp.name), batch_rows=200).init()
-        self.links = {b.code: LinkProxy(("127.0.0.1", 5672)).start() for b in self.offices.branches}
+        self.links = {b.code: LinkProxy(BROKER).start() for b in self.offices.branches}
         self.agents: dict[str, subprocess.Popen] = {}
         self.consumer = None
         self.broker_restarts = 0
@@ -60,7 +63,7 @@ class OfficesUnderFire(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ processes
     def _start_agent(self, code: str) -> None:
-        url = AMQP_URL.replace("127.0.0.1:5672", f"127.0.0.1:{self.links[code].port}")
+        url = via_port(AMQP_URL, self.links[code].port)
         self.agents[code] = spawn("bo_app.py", self.offices.paths[code], "--headless", env={"SYNC_AMQP_URL": url})
 
     def _start_consumer(self) -> None:
@@ -133,9 +136,9 @@ class OfficesUnderFire(RuleBasedStateMachine):
     def restart_rabbitmq(self):
         COUNTS["restart_rabbitmq"] += 1
         self.broker_restarts += 1
-        subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=120)
-        subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
-        subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120)
+        subprocess.run([*RABBITMQCTL, "stop_app"], check=True, capture_output=True, timeout=120)
+        subprocess.run([*RABBITMQCTL, "start_app"], check=True, capture_output=True, timeout=120)
+        subprocess.run([*RABBITMQCTL, "await_startup"], check=True, capture_output=True, timeout=120)
 
     @rule(code=BRANCH, copies=st.integers(2, 3), size=st.integers(1, 30))
     def deliver_old_changes_again_and_out_of_order(self, code, copies, size):

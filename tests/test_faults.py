@@ -17,6 +17,8 @@ from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
 from tests.harness import (
     AMQP_URL,
+    BROKER,
+    RABBITMQCTL,
     ROOT,
     assert_converged,
     delete_sale,
@@ -29,15 +31,14 @@ from tests.harness import (
     spawn,
     stop,
     update_sale,
+    via_port,
     wait_for,
     with_amqp,
 )
 
-BROKER = ("127.0.0.1", 5672)
-
 
 def proxied(url: str, port: int) -> str:
-    return url.replace("127.0.0.1:5672", f"127.0.0.1:{port}")
+    return via_port(url, port)
 
 
 def test_sale_saved_offline_reaches_head_office_after_link_returns(offices, caplog):
@@ -149,7 +150,7 @@ def test_kill_9_of_the_head_office_consumer_during_apply_loses_and_duplicates_no
 
 
 def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
+    subprocess.run([*RABBITMQCTL, *args], check=True, capture_output=True, timeout=120)
 
 
 def test_a_rabbitmq_restart_mid_stream_loses_and_duplicates_nothing(offices):

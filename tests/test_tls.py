@@ -8,7 +8,7 @@ import pytest
 
 from devtools.tls import CertificateAuthority, TlsTerminator
 from sync.intake import IntakeConsumer
-from tests.harness import assert_converged, finish, insert_sales, outbox_states, running, spawn
+from tests.harness import BROKER, assert_converged, finish, insert_sales, outbox_states, running, spawn
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def once(offices, url: str, **settings: str):
 
 def test_a_branch_with_an_amqps_url_and_the_brokers_ca_delivers_end_to_end(offices, pki):
     insert_sales(offices.engine("bo1"), 25)
-    with TlsTerminator(pki["server"]) as tls, running(IntakeConsumer(offices.ho)):
+    with TlsTerminator(pki["server"], target=BROKER) as tls, running(IntakeConsumer(offices.ho)):
         code, out = once(offices, f"amqps://guest:guest@localhost:{tls.port}/%2F", amqp_ca_file=pki["ca"].cert)
         assert code == 0, out
         assert_converged(offices)
@@ -42,7 +42,7 @@ def test_a_branch_with_an_amqps_url_and_the_brokers_ca_delivers_end_to_end(offic
 
 def test_a_broker_certificate_from_another_ca_is_refused_in_one_sentence_without_a_traceback(offices, pki):
     insert_sales(offices.engine("bo1"), 3)
-    with TlsTerminator(pki["server"]) as tls:
+    with TlsTerminator(pki["server"], target=BROKER) as tls:
         code, out = once(offices, f"amqps://guest:guest@localhost:{tls.port}/%2F", amqp_ca_file=pki["stranger"].cert)
     assert code == 3, out
     assert "presented a certificate that amqp_ca_file does not vouch for" in out
@@ -52,7 +52,7 @@ def test_a_broker_certificate_from_another_ca_is_refused_in_one_sentence_without
 
 def test_a_broker_that_demands_client_certificates_accepts_a_branch_with_one_and_refuses_one_without(offices, pki):
     insert_sales(offices.engine("bo1"), 10)
-    with TlsTerminator(pki["server"], client_ca=pki["ca"]) as tls, running(IntakeConsumer(offices.ho)):
+    with TlsTerminator(pki["server"], target=BROKER, client_ca=pki["ca"]) as tls, running(IntakeConsumer(offices.ho)):
         # By IP address this time: the certificate names 127.0.0.1 too.
         url = f"amqps://guest:guest@127.0.0.1:{tls.port}/%2F"
         code, out = once(offices, url, amqp_ca_file=pki["ca"].cert)
