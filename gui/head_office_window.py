@@ -221,8 +221,9 @@ class HeadOfficeWindow(ttk.Frame):
     # ------------------------------------------------------------ database health
     def _database_failed(self, exc: BaseException) -> None:
         self.database_down = True
-        self.banner.show(f"{database_problem(exc, self.cfg.name)} What is on screen may be out of date; "
-                         "it updates by itself when the database answers again.")
+        problem, cause = database_problem(exc, self.cfg.name)
+        self.banner.show(f"{problem} What is on screen may be out of date; it updates by itself when the database "
+                         "answers again.", cause)
 
     def _database_answered(self) -> None:
         if self.database_down:

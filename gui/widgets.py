@@ -133,27 +133,68 @@ class StatusBar(ttk.Frame):
     def text(self, name: str) -> str:
         return str(self._labels[name].cget("text"))
 
+    def label(self, name: str) -> ttk.Label:
+        """The label of a section."""
+        return self._labels[name]
+
+    def on_click(self, name: str, action: Callable[[], None]) -> None:
+        """Run ``action`` when a section is clicked (its pointer says it can be)."""
+        self._labels[name].configure(cursor="hand2")
+        self._labels[name].bind("<Button-1>", lambda e: action())
+
 
 class Banner(ttk.Frame):
-    """A strip across the window for a problem that stops normal work; hidden when all is well."""
+    """A strip across the window for a problem that stops normal work, its cause behind "Details"; hidden when all is well."""
 
     def __init__(self, master: tk.Misc):
         super().__init__(master, style="Banner.TFrame", padding=(16, 8))
-        self.label = ttk.Label(self, style="Section.TLabel", wraplength=1100, justify="left")
+        self.label = ttk.Label(self, style="Section.TLabel", wraplength=900, justify="left")
         paint(self.label, "bad", TINTS["bad"])
-        self.label.pack(fill="x")
+        self.label.grid(row=0, column=0, sticky="w")
+        self.toggle = ttk.Button(self, text="Details", style="Link.Toolbutton", command=self.toggle_details)
+        self.toggle.grid(row=0, column=1, sticky="ne", padx=(12, 0))
+        self.cause = ttk.Label(self, style="Caption.TLabel", wraplength=900, justify="left")
+        paint(self.cause, "muted", TINTS["bad"])
+        self.columnconfigure(0, weight=1)
+        self.bind("<Configure>", lambda e: self._wrap(e.width))
 
-    def show(self, text: str) -> None:
+    def _wrap(self, width: int) -> None:
+        for label in (self.label, self.cause):
+            label.configure(wraplength=max(300, width - 160))
+
+    def show(self, text: str, details: str = "") -> None:
+        """Show a sentence (and its technical cause, folded away)."""
         self.label.configure(text=text)
+        self.cause.configure(text=details)
+        self.cause.grid_remove()
+        self.toggle.configure(text="Details")
+        if details:
+            self.toggle.grid()
+        else:
+            self.toggle.grid_remove()
         self.grid()
 
     def hide(self) -> None:
         self.label.configure(text="")
+        self.cause.configure(text="")
         self.grid_remove()
+
+    def toggle_details(self) -> None:
+        """Show or hide the technical cause."""
+        if self.cause.winfo_manager():
+            self.cause.grid_remove()
+            self.toggle.configure(text="Details")
+        else:
+            self.cause.grid(row=1, column=0, columnspan=2, sticky="w", pady=(4, 0))
+            self.toggle.configure(text="Hide details")
 
     @property
     def text(self) -> str:
         return str(self.label.cget("text"))
+
+    @property
+    def details(self) -> str:
+        return str(self.cause.cget("text"))
 
 
 class LabelledField(ttk.Frame):
