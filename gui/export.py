@@ -134,6 +134,7 @@ class ExportProgress(ttk.Frame):
 
         def finished(ok: bool, value: object) -> None:
             self.running = False
+            self._show()
             done(ok, value)
 
         run_in_thread(self, lambda: write_rows(path, header, rows(), progress, self._cancelled), finished)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import tkinter as tk
+import tkinter.font as tkfont
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from tkinter import ttk
@@ -11,13 +12,39 @@ from gui.theme import BAR, TINTS, TONES, paint
 
 @dataclass(frozen=True)
 class Column:
-    """One table column: its key, heading, width in pixels and alignment."""
+    """One table column: its key, heading, natural width in pixels, alignment, whether it takes spare width,
+    and a sample of its widest usual value: the column is never squeezed below what the sample (and the
+    heading) need in the table's font."""
 
     key: str
     heading: str
     width: int
     anchor: str = "w"
     stretch: bool = False
+    sample: str = ""
+
+
+CELL_PADDING = 10     # pixels around a cell's text
+TREE_INSET = 10       # a Treeview's border and padding, both sides together
+HEADING_EXTRA = 2     # a heading's padding is a little wider than a cell's
+
+
+def fit_widths(natural: list[int], minimum: list[int], stretch: list[bool], available: int) -> list[int]:
+    """Column widths that fill ``available`` pixels: spare width goes to the stretching columns; when there
+    is too little, every column gives up width in proportion to what it can spare, none below its minimum."""
+    natural = [max(n, m) for n, m in zip(natural, minimum, strict=True)]
+    spare = available - sum(natural)
+    if spare >= 0:
+        takers = [i for i, s in enumerate(stretch) if s] or list(range(len(natural)))
+        widths = list(natural)
+        for n, i in enumerate(takers):
+            widths[i] += spare // len(takers) + (1 if n < spare % len(takers) else 0)
+        return widths
+    squeezable = sum(n - m for n, m in zip(natural, minimum, strict=True))
+    if squeezable <= 0:
+        return list(minimum)
+    ratio = min(1.0, -spare / squeezable)
+    return [n - int((n - m) * ratio + 0.999) for n, m in zip(natural, minimum, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -34,27 +61,66 @@ class DataTable(ttk.Frame):
 
     ``set_rows`` updates rows in place by id, so the selection survives, and keeps the
     row that was at the top of the view at the top (unless the view was at the very
-    top, where new rows should be seen).
+    top, where new rows should be seen).  The columns always fill the table's width
+    (``fit_widths``); only when even their minimums do not fit does a horizontal
+    scroll bar appear, so no column is ever cut off out of reach.
     """
 
     def __init__(self, master: tk.Misc, columns: list[Column], on_sort: Callable[[str], None] | None = None,
-                 height: int = 12, selectmode: str = "browse", scroll: bool = True):
+                 height: int = 12, selectmode: str = "browse", scroll: bool = True, show: str = "headings"):
         super().__init__(master)
         self.columns = columns
-        self.tree = ttk.Treeview(self, columns=[c.key for c in columns], show="headings", height=height, selectmode=selectmode)
+        self.tree = ttk.Treeview(self, columns=[c.key for c in columns], show=show, height=height, selectmode=selectmode)
         self.tree.grid(row=0, column=0, sticky="nsew")
         if scroll:
             bar = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
             self.tree.configure(yscrollcommand=bar.set)
             bar.grid(row=0, column=1, sticky="ns")
+        self.xbar = ttk.Scrollbar(self, orient="horizontal", command=self.tree.xview)
+        self.tree.configure(xscrollcommand=self.xbar.set)
         self.rowconfigure(0, weight=1)
         self.columnconfigure(0, weight=1)
+        if "tree" in show:
+            self.tree.column("#0", width=0, minwidth=0, stretch=False)
+        body = tkfont.nametofont(str(ttk.Style(self).lookup("Treeview", "font")) or "TkDefaultFont", root=self)
+        heading = tkfont.nametofont("TkHeadingFont", root=self)
+        self.minimum = [max(heading.measure(c.heading) + HEADING_EXTRA, body.measure(c.sample)) + CELL_PADDING
+                        for c in columns]
         for col in columns:
             command = (lambda key=col.key: on_sort(key)) if on_sort else ""
             self.tree.heading(col.key, text=col.heading, anchor=col.anchor, command=command)
-            self.tree.column(col.key, width=col.width, minwidth=40, anchor=col.anchor, stretch=col.stretch)
+            self.tree.column(col.key, width=col.width, minwidth=20, anchor=col.anchor, stretch=False)
         for tone, colour in TINTS.items():
             self.tree.tag_configure(tone, background=colour)
+        self._fitted_to = 0
+        self.tree.bind("<Configure>", lambda e: self.fit(e.width), add="+")
+
+    def fit(self, width: int) -> None:
+        """Size the columns to fill ``width`` pixels (what the table does whenever it is resized)."""
+        if width <= 1 or width == self._fitted_to:
+            return
+        self._fitted_to = width
+        tree_column = int(self.tree.column("#0", "width")) if "tree" in str(self.tree.cget("show")) else 0
+        widths = fit_widths([c.width for c in self.columns], self.minimum, [c.stretch for c in self.columns],
+                            width - tree_column - TREE_INSET)
+        for col, w in zip(self.columns, widths, strict=True):
+            self.tree.column(col.key, width=w)
+        if sum(widths) + tree_column > width:
+            self.xbar.grid(row=1, column=0, sticky="ew")
+        else:
+            self.xbar.grid_remove()
+
+    def clipped_columns(self) -> list[str]:
+        """Columns that do not wholly show in the table's width while no scroll bar can reach them (none, normally)."""
+        if self.xbar.winfo_ismapped():
+            return []
+        shown = self.tree.winfo_width()
+        x, cut = int(self.tree.column("#0", "width")) if "tree" in str(self.tree.cget("show")) else 0, []
+        for col in self.columns:
+            x += int(self.tree.column(col.key, "width"))
+            if x > shown:
+                cut.append(col.key)
+        return cut
 
     def set_rows(self, rows: Iterable[Row]) -> None:
         """Show exactly ``rows``, in order, keeping selection and scroll position."""

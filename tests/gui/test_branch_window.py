@@ -94,7 +94,7 @@ def test_sale_typed_with_keyboard_alone_is_saved_applied_and_shown_at_head_offic
     gui.wait_until(lambda: head_office.sales.table.tree.exists(_ho_id(offices, "bo1", sale_id)),
                    "the Head Office window to show the sale without a refresh click")
     ho_values = head_office.sales.table.row_values(_ho_id(offices, "bo1", sale_id))
-    assert ho_values[:2] == ("bo1", str(sale_id)) and ho_values[-1] == "1,011.52"
+    assert ho_values[:2] == ("East Branch", str(sale_id)) and ho_values[-1] == "1,011.52"
 
 
 def _ho_id(offices, branch: str, branch_sale_id: int) -> str:

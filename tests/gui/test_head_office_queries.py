@@ -86,8 +86,12 @@ def test_totals_daily_sums_and_choices_match_plain_sql(offices, held):
         expected = conn.execute(text(
             "SELECT branch, sale_date, SUM(total) FROM sales WHERE sale_date >= "
             "(SELECT MAX(sale_date) FROM sales) - INTERVAL 6 DAY GROUP BY branch, sale_date ORDER BY sale_date, branch")).all()
-    assert [(d.branch, d.day, d.total) for d in days] == [tuple(r) for r in expected]
-    assert daily_totals(engine, SalesFilter(product="Nothing")) == []
+    assert [(d.branch, d.day, d.total) for d in days.totals] == [tuple(r) for r in expected]
+    assert (days.first, days.last) == (expected[0][1], expected[-1][1])
+    assert daily_totals(engine, SalesFilter(product="Nothing")).totals == []
+    # A From date inside the 30 days starts the chart there.
+    since = daily_totals(engine, SalesFilter(date_from=dt.date(2021, 5, 1)))
+    assert since.first == dt.date(2021, 5, 1) and min(d.day for d in since.totals) == dt.date(2021, 5, 1)
 
     choices = filter_choices(engine)
     assert choices.regions == ["East", "North", "West"] and choices.products == ["Paper", "Pens", "Toner"]

@@ -85,3 +85,26 @@ def test_a_sale_the_head_office_refused_shows_the_reason_and_the_fix_beside_it(o
                     "Edit the sale and save it again; the corrected sale is sent.")
     assert str(window.sales.note.cget("foreground")) == TONES["bad"] and window.sales.note.winfo_ismapped()
 
+
+def test_head_office_rows_no_sale_may_hold_are_shown_and_do_not_break_the_chart_or_totals(
+        offices, gui, open_head_office_window):
+    with offices.engine("ho").begin() as conn:
+        conn.execute(text("SET SESSION sql_mode = ''"))
+        conn.execute(text(
+            "INSERT INTO sales (branch, branch_sale_id, sale_date, region, product, qty, cost, amt, tax, total, version) VALUES "
+            "('bo1', 1, '0000-00-00', 'East\u2066', 'Pens\x9b', 0, 2.19, 5.00, 0.00, 5.00, 1), "
+            "('bo2', 1, '2021-04-29', 'West', 'Paper', 1, 12.95, 12.95, 0.91, 13.86, 1), "
+            "('zz9', 7, '2021-04-30', '', '', 1, 1.00, 1.00, 0.07, 1.07, 1)"))
+    window = open_head_office_window(offices.ho)
+    gui.wait_until(lambda: len(window.sales.table.visible_ids()) == 3, "every row to be shown")
+    dates = sorted(window.sales.table.row_values(iid)[2] for iid in window.sales.table.visible_ids())
+    assert dates == ["0000-00-00", "2021-04-29", "2021-04-30"]
+    gui.wait_until(lambda: window.sales.totals is not None and window.sales.totals.rows == 3, "the totals")
+    gui.wait_until(lambda: window.chart.drawn_series() == ["bo2", "zz9"], "the chart of the rows with real dates")
+    assert window.chart.empty_text() == ""
+    window.filter_bar.choose_branch("bo1")        # only the row without a real date
+    gui.wait_until(lambda: window.sales.totals is not None and window.sales.totals.rows == 1 and not window.sales.updating,
+                   "the one row of bo1")
+    gui.wait_until(lambda: window.chart.empty_text() == "No sales match the filter" and not window.chart.updating,
+                   "the chart to have nothing to draw")
+    assert window.banner.text == ""
