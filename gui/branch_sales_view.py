@@ -12,20 +12,21 @@ from collections.abc import Callable
 from tkinter import ttk
 
 from gui.background import Throttle
+from gui.flow import Flow
 from gui.formats import day_text, money, plural, sentence, visible
 from gui.theme import TONES
 from gui.widgets import Column, DataTable, Row
 from models.branch_sales import BranchSale, SalesPage
 from models.sale import check_received
 
-SYNC_WORDS = {"pending": "waiting to go", "sent": "on its way", "applied": "at the HO", "rejected": "⚠ refused by HO",
-              None: "—"}
+SYNC_WORDS = {"pending": "waiting", "sent": "on its way", "applied": "at the HO", "rejected": "⚠ refused", None: "—"}
 SYNC_TONES = {"pending": "warn", "sent": "busy", "applied": "good", "rejected": "bad", None: None}
 COLUMNS = [
-    Column("id", "#", 60, "e"), Column("date", "Date", 100), Column("region", "Region", 90),
-    Column("product", "Product", 130, stretch=True), Column("qty", "Qty", 60, "e"), Column("cost", "Cost", 80, "e"),
-    Column("amt", "Amt", 95, "e"), Column("tax", "Tax", 75, "e"), Column("total", "Total", 95, "e"),
-    Column("sync", "Sync", 125),
+    Column("id", "#", 60, "e", sample="60000"), Column("date", "Date", 100, sample="2021-04-29"),
+    Column("region", "Region", 90, sample="East"), Column("product", "Product", 130, stretch=True, sample="Paper"),
+    Column("qty", "Qty", 60, "e", sample="99"), Column("cost", "Cost", 80, "e", sample="64.50"),
+    Column("amt", "Amt", 95, "e", sample="2,064.00"), Column("tax", "Tax", 75, "e", sample="144.48"),
+    Column("total", "Total", 95, "e", sample="2,208.48"), Column("sync", "Sync", 110, sample="on its way"),
 ]
 FIX_REFUSED = "Edit the sale and save it again; the corrected sale is sent."
 
@@ -60,20 +61,21 @@ class BranchSalesView(ttk.Frame):
 
     def __init__(self, master: tk.Misc, on_edit: Callable[[], None], on_delete: Callable[[], None],
                  on_filter: Callable[[], None]):
-        super().__init__(master, padding=(20, 16))
+        super().__init__(master, padding=(14, 12))
         self.shown: dict[str, BranchSale] = {}
-        top = ttk.Frame(self)
+        top = Flow(self, gap=12)
         top.grid(row=0, column=0, sticky="ew", pady=(0, 8))
-        ttk.Label(top, text="Sales at this branch", style="Section.TLabel").pack(side="left")
-        self.filter_var = tk.StringVar(self)
-        self.filter_entry = ttk.Entry(top, textvariable=self.filter_var, width=24)
-        self.filter_entry.pack(side="right")
-        ttk.Label(top, text="Quick filter (Ctrl+F)", style="Caption.TLabel", foreground=TONES["muted"]).pack(
-            side="right", padx=(0, 8))
+        top.add(ttk.Label(top, text="Sales at this branch", style="Section.TLabel", padding=(0, 4, 0, 0)))
         self.waiting_only = tk.BooleanVar(self, value=False)
-        self.waiting_check = ttk.Checkbutton(top, text="Only sales waiting to go", variable=self.waiting_only,
-                                             command=on_filter)
-        self.waiting_check.pack(side="right", padx=(0, 16))
+        self.waiting_check = top.add(ttk.Checkbutton(top, text="Only sales waiting to go", variable=self.waiting_only,
+                                                     command=on_filter))
+        find = ttk.Frame(top)
+        ttk.Label(find, text="Quick filter (Ctrl+F)", style="Caption.TLabel", foreground=TONES["muted"]).pack(
+            side="left", padx=(0, 8))
+        self.filter_var = tk.StringVar(self)
+        self.filter_entry = ttk.Entry(find, textvariable=self.filter_var, width=18)
+        self.filter_entry.pack(side="left")
+        top.add(find, push_right=True)
         refilter = Throttle(self, 300, on_filter)
         self.filter_var.trace_add("write", lambda *_: refilter.poke())
 

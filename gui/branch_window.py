@@ -114,20 +114,24 @@ class BranchWindow(ttk.Frame):
 
     # ------------------------------------------------------------ layout
     def _build_header(self) -> ttk.Frame:
-        bar = ttk.Frame(self, style="Bar.TFrame", padding=(20, 12))
+        bar = ttk.Frame(self, style="Bar.TFrame", padding=(20, 10))
         titles = ttk.Frame(bar, style="Bar.TFrame")
-        titles.pack(side="left")
+        titles.grid(row=0, column=0, sticky="w")
         ttk.Label(titles, text=self.cfg.name, style="Title.TLabel", background=BAR).pack(anchor="w")
         rate = (self.cfg.tax_rate * 100).normalize()
-        ttk.Label(titles, text=f"Branch {self.cfg.code} · Region {self.cfg.region} · Tax {rate:f}% · Sales entry",
+        ttk.Label(titles, text=f"Branch {self.cfg.code} · Region {self.cfg.region} · Tax {rate:f}%",
                   style="Caption.TLabel", background=BAR, foreground=TONES["muted"]).pack(anchor="w")
         self.today = TodayCard(bar)
-        self.today.pack(side="left", padx=(32, 0))
-        self.sync_button = ttk.Button(bar, text="Sync now", style="Accent.TButton", command=self.sync_now)
+        self.today.grid(row=0, column=1, sticky="w", padx=(28, 0))
+        # The sentence takes what width is left and wraps in it, so it never pushes the rest out of the window.
+        self.notice = Notice(bar, wraplength=300, background=BAR, style="Bar.TFrame", fit=True)
+        self.notice.grid(row=0, column=2, sticky="ew", padx=12)
+        actions = ttk.Frame(bar, style="Bar.TFrame")
+        actions.grid(row=0, column=3, sticky="e")
+        self.sync_button = ttk.Button(actions, text="Sync now", style="Accent.TButton", command=self.sync_now)
         self.sync_button.pack(side="right")
-        self.progress = ttk.Progressbar(bar, length=140, mode="determinate")
-        self.notice = Notice(bar, wraplength=420, background=BAR, style="Bar.TFrame")
-        self.notice.pack(side="right", padx=12)
+        self.progress = ttk.Progressbar(actions, length=120, mode="determinate")
+        bar.columnconfigure(2, weight=1)
         return bar
 
     @property
@@ -165,7 +169,7 @@ class BranchWindow(ttk.Frame):
             return
         self.sync_button.configure(state="disabled", text="Syncing…")
         self.progress.configure(value=0, maximum=1)
-        self.progress.pack(side="right", padx=(12, 0), before=self.notice)
+        self.progress.pack(side="right", padx=(0, 12), before=self.sync_button)
         self.notice.show(Words("Connecting to the Head Office…", "busy"))
         self._sync_attempt += 1
         attempt = self._sync_attempt

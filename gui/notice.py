@@ -25,7 +25,8 @@ class Words:
 class Notice(ttk.Frame):
     """A sentence, a "Details" toggle when there is a cause to show, and the cause under it when asked."""
 
-    def __init__(self, master: tk.Misc, wraplength: int = 440, background: str | None = None, **kw):
+    def __init__(self, master: tk.Misc, wraplength: int = 440, background: str | None = None, fit: bool = False, **kw):
+        """``fit`` makes the text wrap at whatever width the notice is given (it then asks for none of its own)."""
         super().__init__(master, **kw)
         extra = {"background": background} if background else {}
         self.label = ttk.Label(self, style="Caption.TLabel", wraplength=wraplength, justify="right", anchor="e", **extra)
@@ -35,6 +36,13 @@ class Notice(ttk.Frame):
                                foreground=TONES["muted"], **extra)
         self.columnconfigure(0, weight=1)
         self._details = ""
+        if fit:
+            self.bind("<Configure>", lambda e: self._wrap(e.width))
+
+    def _wrap(self, width: int) -> None:
+        for label in (self.label, self.cause):
+            if int(str(label.cget("wraplength"))) != max(120, width):
+                label.configure(wraplength=max(120, width))
 
     def show(self, words: Words) -> None:
         """Show a sentence; new details stay folded away until asked for, the same details stay as they were."""

@@ -30,6 +30,7 @@ LABELS = {"sale_date": "Date", "region": "Region", "product": "Product", "qty": 
 HINT_NEW = "Enter saves · Esc clears · ↑/↓ change the date"
 HINT_EDIT = "Enter saves the changes · Esc cancels the edit"
 NAMED = {"product": "product", "region": "region"}  # fields whose names are matched to the known ones
+FIELD_WIDTH = 16   # characters: room for usual names, and the form leaves the table its room
 
 # on_submit(sale, id of the sale being edited or None for a new one)
 Submit = Callable[[Sale, int | None], None]
@@ -61,7 +62,7 @@ class SaleForm(ttk.Frame):
 
     def __init__(self, master: tk.Misc, tax_rate: Decimal, default_region: str, on_submit: Submit,
                  confirm: Confirm = lambda title, question: True):
-        super().__init__(master, padding=(20, 16))
+        super().__init__(master, padding=(16, 12))
         self.tax_rate = tax_rate
         self.on_submit = on_submit
         self.confirm = confirm
@@ -74,30 +75,32 @@ class SaleForm(ttk.Frame):
         self._previous_product = ""
 
         self.heading = ttk.Label(self, text="New sale", style="Section.TLabel")
-        self.heading.grid(row=0, column=0, sticky="w", pady=(0, 12))
+        self.heading.grid(row=0, column=0, sticky="w", pady=(0, 8))
         self.fields = {
-            "sale_date": LabelledField(self, "Date", lambda m: DateEntry(m, self.vars["sale_date"])),
-            "region": LabelledField(self, "Region", lambda m: ttk.Combobox(m, textvariable=self.vars["region"],
+            "sale_date": LabelledField(self, "Date", lambda m: DateEntry(m, self.vars["sale_date"], width=11)),
+            "region": LabelledField(self, "Region", lambda m: ttk.Combobox(m, textvariable=self.vars["region"], width=FIELD_WIDTH,
                                                                            values=self.known["region"])),
             "product": LabelledField(self, "Product", lambda m: ttk.Combobox(m, textvariable=self.vars["product"],
-                                                                             values=self.known["product"])),
-            "qty": LabelledField(self, "Qty", lambda m: ttk.Entry(m, textvariable=self.vars["qty"], justify="right")),
-            "cost": LabelledField(self, "Cost", lambda m: ttk.Entry(m, textvariable=self.vars["cost"], justify="right")),
+                                                                             width=FIELD_WIDTH, values=self.known["product"])),
+            "qty": LabelledField(self, "Qty", lambda m: ttk.Entry(m, textvariable=self.vars["qty"], justify="right",
+                                                                  width=FIELD_WIDTH)),
+            "cost": LabelledField(self, "Cost", lambda m: ttk.Entry(m, textvariable=self.vars["cost"], justify="right",
+                                                                    width=FIELD_WIDTH)),
         }
         for row, name in enumerate(FIELD_ORDER, start=1):
-            self.fields[name].grid(row=row, column=0, sticky="ew", pady=(0, 6))
+            self.fields[name].grid(row=row, column=0, sticky="ew", pady=(0, 8))
         self.inputs: dict[str, tk.Widget] = {name: field.input for name, field in self.fields.items()}
         self.inputs["sale_date"] = self.fields["sale_date"].input.entry
 
         self.amounts = self._build_amounts(row=len(FIELD_ORDER) + 1)
         buttons = ttk.Frame(self)
-        buttons.grid(row=len(FIELD_ORDER) + 2, column=0, sticky="ew", pady=(16, 0))
+        buttons.grid(row=len(FIELD_ORDER) + 2, column=0, sticky="ew", pady=(12, 0))
         self.save_button = ttk.Button(buttons, text="Save sale", style="Accent.TButton", command=self.submit)
         self.save_button.pack(side="left", fill="x", expand=True)
         self.clear_button = ttk.Button(buttons, text="Clear", command=self.cancel)
         self.clear_button.pack(side="left", padx=(8, 0))
         self.hint = ttk.Label(self, text=HINT_NEW, style="Caption.TLabel", foreground=TONES["muted"])
-        self.hint.grid(row=len(FIELD_ORDER) + 3, column=0, sticky="w", pady=(10, 0))
+        self.hint.grid(row=len(FIELD_ORDER) + 3, column=0, sticky="w", pady=(8, 0))
         self.columnconfigure(0, weight=1)
 
         for widget in [*self.inputs.values(), self.save_button]:
@@ -117,9 +120,9 @@ class SaleForm(ttk.Frame):
         return self.fields["region"].input
 
     def _build_amounts(self, row: int) -> dict[str, ttk.Label]:
-        box = ttk.Frame(self, padding=(0, 10, 0, 0))
+        box = ttk.Frame(self, padding=(0, 6, 0, 0))
         box.grid(row=row, column=0, sticky="ew")
-        ttk.Separator(box).grid(row=0, column=0, columnspan=2, sticky="ew", pady=(0, 8))
+        ttk.Separator(box).grid(row=0, column=0, columnspan=2, sticky="ew", pady=(0, 6))
         labels = {}
         rate = (self.tax_rate * 100).normalize()
         for index, (name, title) in enumerate((("amt", "Amt"), ("tax", f"Tax ({rate:f}%)"), ("total", "Total")), start=1):

@@ -264,20 +264,27 @@ class Banner(ttk.Frame):
 
 
 class LabelledField(ttk.Frame):
-    """A label, an input widget under it, and under that the sentence saying what is wrong."""
+    """A label, the input widget beside it, and under the input the sentence saying what is wrong (no room
+    taken when nothing is).  Labels of one width line the inputs up."""
 
-    def __init__(self, master: tk.Misc, label: str, make_input: Callable[[tk.Misc], tk.Widget], wrap: int = 300):
+    def __init__(self, master: tk.Misc, label: str, make_input: Callable[[tk.Misc], tk.Widget], wrap: int = 230,
+                 label_width: int = 7):
         super().__init__(master)
-        ttk.Label(self, text=label).grid(row=0, column=0, sticky="w", pady=(0, 2))
+        ttk.Label(self, text=label, width=label_width).grid(row=0, column=0, sticky="w", padx=(0, 6))
         self.input = make_input(self)
-        self.input.grid(row=1, column=0, sticky="ew")
+        self.input.grid(row=0, column=1, sticky="ew")
         self.error = ttk.Label(self, style="Caption.TLabel", wraplength=wrap, justify="left", foreground=TONES["bad"])
-        self.error.grid(row=2, column=0, sticky="w", pady=(2, 0))
-        self.columnconfigure(0, weight=1)
+        self.error.grid(row=1, column=1, sticky="w", pady=(2, 0))
+        self.error.grid_remove()
+        self.columnconfigure(1, weight=1)
 
     def show_error(self, text: str | None) -> None:
         """Show a sentence under the field, or clear it with None."""
         self.error.configure(text=text or "")
+        if text:
+            self.error.grid()
+        else:
+            self.error.grid_remove()
 
     @property
     def error_text(self) -> str:

@@ -193,7 +193,7 @@ def test_with_the_broker_down_saving_works_and_sync_now_says_it_cannot_reach_the
         gui.key("Return", form_input(window, "cost"))
         saved = gui.wait_until(lambda: branch_sales(offices), "the sale to be saved while the broker is down")
         sale_id = saved[0][0]
-        gui.wait_until(lambda: sync_word(window, sale_id) == "waiting to go", "the sale to show as waiting to go")
+        gui.wait_until(lambda: sync_word(window, sale_id) == "waiting", "the sale to show as waiting")
         gui.wait_until(lambda: window.status.text("waiting") == "1 sale waiting to go", "the status bar to count it")
 
         window.sync_button.invoke()

@@ -73,7 +73,7 @@ def test_a_sale_the_head_office_refused_shows_the_reason_and_the_fix_beside_it(o
         conn.execute(text("UPDATE sync_outbox SET state = 2 WHERE sale_id = :s"), {"s": fine})
     window = open_branch_window(offices.branch("bo1"))
     gui.wait_until(lambda: window.sales.table.tree.exists(str(refused)), "the refused sale to be shown")
-    assert window.sales.table.row_values(str(refused))[-1] == "⚠ refused by HO"
+    assert window.sales.table.row_values(str(refused))[-1] == "⚠ refused"
     assert window.status.text("waiting") == "Nothing waiting to go · 1 sale refused by the Head Office"
     window.sales.table.select(str(fine))
     gui.settle()
