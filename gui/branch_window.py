@@ -110,7 +110,7 @@ class BranchWindow(ttk.Frame):
         every(self, REFRESH_MS, self.refresh)
         self._load_known_names()
         self.refresh()
-        self.form.inputs["sale_date"].focus_set()
+        focus_and_select(self.form.inputs["sale_date"])
 
     # ------------------------------------------------------------ layout
     def _build_header(self) -> ttk.Frame:
@@ -124,7 +124,7 @@ class BranchWindow(ttk.Frame):
         self.today = TodayCard(bar)
         self.today.grid(row=0, column=1, sticky="w", padx=(28, 0))
         # The sentence takes what width is left and wraps in it, so it never pushes the rest out of the window.
-        self.notice = Notice(bar, wraplength=300, background=BAR, style="Bar.TFrame", fit=True)
+        self.notice = Notice(bar, wraplength=300, background=BAR, frame_style="Bar.TFrame", fit=True)
         self.notice.grid(row=0, column=2, sticky="ew", padx=12)
         actions = ttk.Frame(bar, style="Bar.TFrame")
         actions.grid(row=0, column=3, sticky="e")

@@ -29,6 +29,7 @@ from gui.keys import bind_shortcuts, focus_and_select
 from gui.notice import Notice, Words
 from gui.sales_view import SalesView
 from gui.summary_view import SummaryView
+from gui.sync_words import manager_words
 from gui.theme import BAR, TONES
 from gui.widgets import Banner, StatusBar
 from models.head_office_view import SalesFilter, daily_totals, filter_choices, parked_dead_letters
@@ -40,7 +41,7 @@ LIVE_DELAY_MS = 400         # rows applied -> the page re-read at most this late
 SUMMARY_DELAY_MS = 3000     # totals, chart, subtotals and branch panel read a lot more, so less often
 SIDE_REFRESH_MS = 10_000    # branch panel and dead letters, even when nothing arrives
 SIDE_SHARE, SIDE_LEAST, SIDE_MOST = 0.25, 256, 440   # the side panel's share of the width, in pixels at least/most
-CONSUMER_WORDS = {ev.ONLINE: ("● Receiving", "good"), ev.OFFLINE: ("● Offline", "bad"), ev.STOPPED: ("● Stopped", "muted")}
+CONSUMER_WORDS = {ev.ONLINE: ("● Receiving", "good"), ev.OFFLINE: ("● Not receiving", "warn"), ev.STOPPED: ("● Stopped", "muted")}
 KEYS_HINT = "F5 refresh · Ctrl+F filter · Ctrl+E export"
 SIDE_FIXED_HEIGHT, ROW_HEIGHT = 200, 28   # the side panel's titles and captions; a table row (roughly)
 
@@ -76,6 +77,7 @@ class HeadOfficeWindow(ttk.Frame):
         self.engine = engine or window_engine(cfg.db_url)
         self.confirm: Callable[[str, str], bool] = ask_yes_no
         self.database_down = False
+        self._consumer_notice = False   # the header says the consumer cannot receive
         self.names: dict[str, str] = dict(cfg.branches)   # code -> name, completed from sync_branches
         self._chart_job = Newest(self)
         self._panel_job, self._letters_job = OneAtATime(self), OneAtATime(self)
@@ -120,7 +122,7 @@ class HeadOfficeWindow(ttk.Frame):
                   style="Caption.TLabel", background=BAR, foreground=TONES["muted"]).pack(anchor="w")
         self.sync_button = ttk.Button(bar, text="Sync now", style="Accent.TButton", command=self.sync_now)
         self.sync_button.pack(side="right")
-        self.notice = Notice(bar, wraplength=460, background=BAR, style="Bar.TFrame")
+        self.notice = Notice(bar, wraplength=460, background=BAR, frame_style="Bar.TFrame")
         self.notice.pack(side="right", padx=12)
         return bar
 
@@ -195,8 +197,13 @@ class HeadOfficeWindow(ttk.Frame):
         elif isinstance(event, ev.ConsumerStatus):
             words, tone = CONSUMER_WORDS.get(event.state, (f"● {event.state.capitalize()}", "warn"))
             self.status.set("consumer", words, tone)
-            if event.error:
-                self.status.set("message", f"{event.at:%H:%M:%S} {sentence(event.error)}", "bad" if tone != "good" else "muted")
+            notice = manager_words(event)
+            if notice is not None:
+                self._consumer_notice = True
+                self.notice.show(notice)
+            elif event.state == ev.ONLINE and self._consumer_notice:
+                self._consumer_notice = False
+                self.notice.clear()       # receiving again: the worry is over
 
     def _slowest_summary_seconds(self) -> float | None:
         seconds = [s for s in (self.sales.totals_read_seconds, self._chart_job.last_seconds, self.summary.last_read_seconds)

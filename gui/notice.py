@@ -23,16 +23,22 @@ class Words:
 
 
 class Notice(ttk.Frame):
-    """A sentence, a "Details" toggle when there is a cause to show, and the cause under it when asked."""
+    """A sentence, a "Details" toggle when there is a cause to show, and the cause under it when asked.
 
-    def __init__(self, master: tk.Misc, wraplength: int = 440, background: str | None = None, fit: bool = False, **kw):
-        """``fit`` makes the text wrap at whatever width the notice is given (it then asks for none of its own)."""
-        super().__init__(master, **kw)
+    ``side`` is where the text lines up ("right" in a header, "left" in a banner);
+    ``fit`` makes it wrap at whatever width it is given (it then asks for none of
+    its own); ``style`` is the sentence's label style.
+    """
+
+    def __init__(self, master: tk.Misc, wraplength: int = 440, background: str | None = None, fit: bool = False,
+                 side: str = "right", style: str = "Caption.TLabel", frame_style: str = "TFrame"):
+        super().__init__(master, style=frame_style)
         extra = {"background": background} if background else {}
-        self.label = ttk.Label(self, style="Caption.TLabel", wraplength=wraplength, justify="right", anchor="e", **extra)
-        self.label.grid(row=0, column=0, sticky="e")
+        self.anchor = "e" if side == "right" else "w"
+        self.label = ttk.Label(self, style=style, wraplength=wraplength, justify=side, anchor=self.anchor, **extra)
+        self.label.grid(row=0, column=0, sticky=self.anchor)
         self.toggle = ttk.Button(self, text="Details", style="Link.Toolbutton", command=self.toggle_details)
-        self.cause = ttk.Label(self, style="Caption.TLabel", wraplength=wraplength, justify="right", anchor="e",
+        self.cause = ttk.Label(self, style="Caption.TLabel", wraplength=wraplength, justify=side, anchor=self.anchor,
                                foreground=TONES["muted"], **extra)
         self.columnconfigure(0, weight=1)
         self._details = ""
@@ -54,7 +60,7 @@ class Notice(ttk.Frame):
         if not words.details:
             self.toggle.grid_remove()
         else:
-            self.toggle.grid(row=1, column=0, sticky="e")
+            self.toggle.grid(row=1, column=0, sticky=self.anchor)
         if not open_before:
             self.cause.grid_remove()
             self.toggle.configure(text="Details")
@@ -68,7 +74,7 @@ class Notice(ttk.Frame):
             self.cause.grid_remove()
             self.toggle.configure(text="Details")
         elif self._details:
-            self.cause.grid(row=2, column=0, sticky="e")
+            self.cause.grid(row=2, column=0, sticky=self.anchor)
             self.toggle.configure(text="Hide details")
 
     @property

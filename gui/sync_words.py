@@ -1,10 +1,11 @@
-"""What the branch's sync agent reports, in the words a clerk needs.
+"""What the sync engine reports, in the words the person at the window needs.
 
-One function, ``clerk_words``, turns an engine event into a sentence with its
-tone and the technical cause behind "Details".  The engine does not classify
-its failures yet, so every failure to reach the Head Office reads the same way
-(sales are kept here and go by themselves); the engine's own sentence is the
-detail.  When the events carry a typed kind, the ``match`` below picks words per kind.
+``clerk_words`` (branch) and ``manager_words`` (Head Office) turn an engine event
+into a sentence with its tone and the technical cause behind "Details".  The
+engine does not classify its failures yet, so every failure to reach the other
+side reads the same way (nothing is lost, it resumes by itself); the engine's
+own sentence is the detail.  When the events carry a typed kind, the ``match``
+statements below pick words per kind.
 """
 from __future__ import annotations
 
@@ -67,5 +68,24 @@ def clerk_words(event: object, waiting: Waiting | None) -> Words | None:
             return offline(message.removeprefix("Could not sync: "), waiting)
         case ev.LinkStatus(state=ev.OFFLINE, error=error) if error:
             return offline(error, waiting)
+        case _:
+            return None
+
+
+NOT_RECEIVING = ("Not receiving from the branches just now. Their sales wait safely at the branches and arrive "
+                 "by themselves when the link is back.")
+DATABASE_WAIT = ("The Head Office database is not answering, so nothing is applied just now. Nothing is lost: "
+                 "sales wait in the queue and are applied when it answers again.")
+
+
+def manager_words(event: object) -> Words | None:
+    """The header sentence (with details) a consumer event calls for at the Head Office, or None."""
+    match event:
+        case ev.ConsumerStatus(state=ev.ONLINE | ev.STOPPED):
+            return None
+        case ev.ConsumerStatus(state=ev.OFFLINE, error=error) if error:
+            return Words(NOT_RECEIVING, "normal", sentence(error))
+        case ev.ConsumerStatus(error=error) if error:
+            return Words(DATABASE_WAIT, "warn", sentence(error))
         case _:
             return None

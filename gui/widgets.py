@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from tkinter import ttk
 
+from gui.notice import Notice, Words
 from gui.theme import BAR, TINTS, TONES, paint
 
 
@@ -214,53 +215,26 @@ class Banner(ttk.Frame):
 
     def __init__(self, master: tk.Misc):
         super().__init__(master, style="Banner.TFrame", padding=(16, 8))
-        self.label = ttk.Label(self, style="Section.TLabel", wraplength=900, justify="left")
-        paint(self.label, "bad", TINTS["bad"])
-        self.label.grid(row=0, column=0, sticky="w")
-        self.toggle = ttk.Button(self, text="Details", style="Link.Toolbutton", command=self.toggle_details)
-        self.toggle.grid(row=0, column=1, sticky="ne", padx=(12, 0))
-        self.cause = ttk.Label(self, style="Caption.TLabel", wraplength=900, justify="left")
-        paint(self.cause, "muted", TINTS["bad"])
-        self.columnconfigure(0, weight=1)
-        self.bind("<Configure>", lambda e: self._wrap(e.width))
-
-    def _wrap(self, width: int) -> None:
-        for label in (self.label, self.cause):
-            label.configure(wraplength=max(300, width - 160))
+        self.notice = Notice(self, wraplength=900, background=TINTS["bad"], fit=True, side="left", style="Section.TLabel",
+                             frame_style="Banner.TFrame")
+        self.notice.pack(fill="x")
 
     def show(self, text: str, details: str = "") -> None:
         """Show a sentence (and its technical cause, folded away)."""
-        self.label.configure(text=text)
-        self.cause.configure(text=details)
-        self.cause.grid_remove()
-        self.toggle.configure(text="Details")
-        if details:
-            self.toggle.grid()
-        else:
-            self.toggle.grid_remove()
+        self.notice.show(Words(text, "bad", details))
         self.grid()
 
     def hide(self) -> None:
-        self.label.configure(text="")
-        self.cause.configure(text="")
+        self.notice.clear()
         self.grid_remove()
-
-    def toggle_details(self) -> None:
-        """Show or hide the technical cause."""
-        if self.cause.winfo_manager():
-            self.cause.grid_remove()
-            self.toggle.configure(text="Details")
-        else:
-            self.cause.grid(row=1, column=0, columnspan=2, sticky="w", pady=(4, 0))
-            self.toggle.configure(text="Hide details")
 
     @property
     def text(self) -> str:
-        return str(self.label.cget("text"))
+        return self.notice.text
 
     @property
     def details(self) -> str:
-        return str(self.cause.cget("text"))
+        return self.notice.details
 
 
 class LabelledField(ttk.Frame):

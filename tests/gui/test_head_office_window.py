@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
+from devtools.linkproxy import LinkProxy
 from gui.formats import money
+from gui.sync_words import NOT_RECEIVING
+from gui.theme import TONES
 from tests.gui.head_office_data import CSV_SQL, put_head_office_rows, query
 from tests.harness import insert_sales, publish_raw
 
@@ -204,3 +209,19 @@ def test_sync_now_at_the_head_office_asks_connected_branches_to_send(offices, gu
     head_office.sync_button.invoke()
     assert head_office.message.cget("text").startswith("Asked every connected branch")
     gui.wait_until(lambda: branch.sync_message.cget("text").startswith("Sync finished"), "the branch to answer the request")
+
+
+def test_a_consumer_that_cannot_reach_the_broker_is_said_calmly_with_the_cause_behind_details(
+        offices, gui, open_head_office_window):
+    with LinkProxy(("127.0.0.1", make_url(offices.amqp_url).port or 5672)) as link:
+        link.cut()
+        cfg = dataclasses.replace(offices.ho, amqp_urls=(f"amqp://guest:guest@127.0.0.1:{link.port}/%2F",))
+        window = open_head_office_window(cfg)
+        gui.wait_until(lambda: window.status.text("consumer") == "● Not receiving", "the consumer to be offline")
+        assert window.notice.text == NOT_RECEIVING and str(window.message.cget("foreground")) != TONES["bad"]
+        assert f"127.0.0.1:{link.port}" in window.notice.details and "amqp" not in window.notice.text.lower()
+        assert window.status.text("message") == ""
+        link.restore()
+        gui.wait_until(lambda: window.status.text("consumer") == "● Receiving", "the consumer to connect", timeout=45)
+        assert window.notice.text == ""
+
