@@ -20,6 +20,11 @@ ALL_BRANCHES, ALL_REGIONS, ALL_PRODUCTS = "All branches", "All regions", "All pr
 DATE_WIDTH = 11   # characters: YYYY-MM-DD and a little room
 
 
+def branch_labels(branches: dict[str, str]) -> dict[str, str | None]:
+    """'All branches' and each branch as 'Name (code)', by name, with the code each stands for."""
+    return {ALL_BRANCHES: None} | dict(sorted((f"{name} ({code})", code) for code, name in branches.items()))
+
+
 class FilterBar(ttk.Frame):
     """Picks a SalesFilter; a date that is not a date gets a sentence, and the filter stays as it was."""
 
@@ -29,8 +34,7 @@ class FilterBar(ttk.Frame):
         self.on_change, self.today = on_change, today
         self.applied = SalesFilter()
         self._resetting = False
-        labels = sorted((f"{name} ({code})", code) for code, name in branches.items())
-        self._branch_codes = {ALL_BRANCHES: None} | dict(labels)
+        self._branch_codes = branch_labels(branches)
         self.vars = {name: tk.StringVar(self) for name in ("branch", "region", "product", "period", "date_from", "date_to")}
         self.vars["branch"].set(ALL_BRANCHES)
         self.vars["region"].set(ALL_REGIONS)
@@ -147,6 +151,11 @@ class FilterBar(ttk.Frame):
         label = next(label for label, c in self._branch_codes.items() if c == code)
         self.vars["branch"].set(label)
         self.apply()
+
+    def set_branches(self, branches: dict[str, str]) -> None:
+        """Offer these branches (code -> name), by name."""
+        self._branch_codes = branch_labels(branches)
+        self.branch_box.configure(values=list(self._branch_codes))
 
     def set_choices(self, choices: FilterChoices) -> None:
         """Offer the regions and products that exist."""

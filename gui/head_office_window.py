@@ -254,9 +254,12 @@ class HeadOfficeWindow(ttk.Frame):
             self._database_failed(value)
             return
         self._database_answered()
-        for progress in value:
-            if progress.name and progress.code not in self.names:
-                self.names[progress.code] = progress.name
+        learned = {p.code: p.name for p in value if p.name and p.code not in self.names}
+        if learned:   # branches the Head Office knows beyond its configuration: name them everywhere
+            self.names.update(learned)
+            self.filter_bar.set_branches(self.names)
+            self.sales.redraw()
+            self.chart.draw()
         self.branch_panel.show(value)
 
     def _letters_loaded(self, ok: bool, value) -> None:

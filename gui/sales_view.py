@@ -36,7 +36,7 @@ TEXT_COLUMNS = ("branch", "region", "product")  # sorted A to Z first; numbers a
 COLUMNS = [
     Column("branch", "Branch", 110, stretch=True, sample="Aberdeen"), Column("branch_sale_id", "Sale #", 62, "e", sample="60000"),
     Column("sale_date", "Date", 96, sample="2021-04-29"), Column("region", "Region", 78, sample="North"),
-    Column("product", "Product", 100, stretch=True, sample="Folders"), Column("qty", "Qty", 50, "e", sample="999"),
+    Column("product", "Product", 100, stretch=True, sample="Envelopes"), Column("qty", "Qty", 50, "e", sample="999"),
     Column("cost", "Cost", 68, "e", sample="64.50"), Column("amt", "Amt", 92, "e", sample="3,483.00"),
     Column("tax", "Tax", 76, "e", sample="243.81"), Column("total", "Total", 92, "e", sample="3,726.81"),
 ]
@@ -155,6 +155,11 @@ class SalesView(ttk.Frame):
                            ("last", page.more_after)):
             self.page_buttons[name].configure(state="normal" if more else "disabled")
         self._show_row_range()
+
+    def redraw(self) -> None:
+        """Show the page on screen again (after branches were named), without reading it."""
+        if self.page is not None:
+            self.table.set_rows(self._row(row) for row in self.page.rows)
 
     def _row(self, sale: HeadOfficeSale) -> Row:
         values = (self.branch_name(sale.branch), sale.branch_sale_id, day_text(sale.sale_date), visible(sale.region),

@@ -225,3 +225,12 @@ def test_a_consumer_that_cannot_reach_the_broker_is_said_calmly_with_the_cause_b
         gui.wait_until(lambda: window.status.text("consumer") == "● Receiving", "the consumer to connect", timeout=45)
         assert window.notice.text == ""
 
+
+def test_a_branch_known_to_the_head_office_but_not_configured_is_named_in_the_table_and_filter(
+        offices, gui, open_head_office_window):
+    put_head_office_rows(offices, 9)
+    cfg = dataclasses.replace(offices.ho, branches={"bo1": "East Branch", "bo2": "West Branch"})   # bo3 not configured
+    window = open_head_office_window(cfg, consumer_cfg=offices.ho)
+    gui.wait_until(lambda: "North Branch" in [window.sales.table.row_values(i)[0] for i in window.sales.table.visible_ids()],
+                   "bo3's rows to carry the name the Head Office holds for it")
+    assert "North Branch (bo3)" in window.filter_bar.branch_box.cget("values")
