@@ -6,8 +6,7 @@ import dataclasses
 
 import pytest
 
-from tests.gui.test_head_office_layout import clipped
-from tests.gui.test_odd_rows import ODD, write_without_checks
+from tests.gui.window_checks import ODD, clipped, write_without_checks
 from tests.harness import insert_sales
 
 pytestmark = pytest.mark.gui

@@ -3,53 +3,14 @@ nothing cut off, the side panel scrolls instead of growing, the chart stays in v
 from __future__ import annotations
 
 import dataclasses
-import tkinter as tk
-from tkinter import ttk
 
 import pytest
 
 from gui.chart import ALL
-from gui.widgets import DataTable
 from tests.gui.head_office_data import put_head_office_rows, put_many_branches, query
+from tests.gui.window_checks import clipped, inside
 
 pytestmark = pytest.mark.gui
-
-TEXT_WIDGETS = (ttk.Label, ttk.Button, ttk.Checkbutton, ttk.Entry, ttk.Combobox)
-
-
-def widgets(top: tk.Misc):
-    for child in top.winfo_children():
-        yield child
-        yield from widgets(child)
-
-
-def inside(inner: tk.Misc, outer: tk.Misc) -> bool:
-    x, y = inner.winfo_rootx(), inner.winfo_rooty()
-    ox, oy = outer.winfo_rootx(), outer.winfo_rooty()
-    return (ox <= x and oy <= y and x + inner.winfo_width() <= ox + outer.winfo_width()
-            and y + inner.winfo_height() <= oy + outer.winfo_height())
-
-
-def clipped(top: tk.Misc) -> list[str]:
-    """Every shown widget that is cut off: outside its window or its parent, narrower than its text, or a table
-    with columns beyond its edge and no scroll bar to reach them."""
-    problems = []
-    for widget in widgets(top):
-        if not widget.winfo_ismapped():
-            continue
-        if not inside(widget, top):
-            problems.append(f"{widget} lies outside the window")
-        elif not inside(widget, widget.master):
-            problems.append(f"{widget} lies outside {widget.master}")
-        if isinstance(widget, TEXT_WIDGETS) and widget.winfo_reqwidth() > widget.winfo_width() + 1:
-            problems.append(f"{widget} ({widget.cget('text') if 'text' in widget.keys() else ''!s:.30}) is "
-                            f"{widget.winfo_width()} px wide for {widget.winfo_reqwidth()} px")
-        if isinstance(widget, ttk.Entry) and tuple(widget.xview()) != (0.0, 1.0):
-            problems.append(f"{widget} is too narrow to show {widget.get()!r} whole")
-        if isinstance(widget, DataTable) and widget.clipped_columns():
-            problems.append(f"{widget} cuts off columns {widget.clipped_columns()}")
-    return problems
-
 
 @pytest.mark.parametrize("branches, size", [(3, "1024x640"), (500, "1024x640"), (3, "1920x1080"), (500, "1920x1080")])
 def test_the_layout_holds_from_the_minimum_size_to_full_screen_with_3_and_500_branches(

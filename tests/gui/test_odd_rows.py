@@ -11,22 +11,12 @@ from sqlalchemy import text
 from gui.formats import sentence
 from gui.theme import TONES
 from models.money import compute_line
+from tests.gui.window_checks import ODD, write_without_checks
 from tests.harness import insert_sales
 
 pytestmark = pytest.mark.gui
 
 RATE = Decimal("0.07")
-ODD = "INSERT INTO sales (sale_date, region, product, qty, cost, amt, tax, total) VALUES (:d, :r, :p, :q, :c, :a, :t, :tot)"
-
-
-def write_without_checks(engine, sql: str, rows: list[dict]) -> None:
-    """Write as a careless script could: no strict mode, no CHECK constraints."""
-    with engine.begin() as conn:
-        conn.execute(text("SET SESSION sql_mode = ''"))
-        conn.execute(text("SET SESSION check_constraint_checks = 0"))
-        conn.execute(text(sql), rows)
-
-
 def test_a_branch_row_no_sale_may_hold_is_shown_explained_and_corrected_in_the_form(offices, gui, open_branch_window):
     engine = offices.engine("bo1")
     write_without_checks(engine, ODD, [
