@@ -57,6 +57,20 @@ class Row:
     tone: str | None = None
 
 
+def ellipsized(text: str, width: int, font: tkfont.Font) -> str:
+    """``text`` if it fits ``width`` pixels in ``font``, else its longest beginning that fits with '…' after it."""
+    if width <= 0 or font.measure(text) <= width:
+        return text
+    low, high = 0, len(text)
+    while low < high:            # the longest prefix whose ellipsized form fits
+        middle = (low + high + 1) // 2
+        if font.measure(text[:middle].rstrip() + "…") <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + "…"
+
+
 class DataTable(ttk.Frame):
     """A Treeview with a scroll bar whose rows can be replaced without the reader losing their place.
 
@@ -94,6 +108,8 @@ class DataTable(ttk.Frame):
         for tone, colour in TINTS.items():
             self.tree.tag_configure(tone, background=colour)
         self._fitted_to = 0
+        self._font = body
+        self._rows: dict[str, Row] = {}    # the rows shown, with their whole texts
         self.tree.bind("<Configure>", lambda e: self.fit(e.width), add="+")
 
     def fit(self, width: int) -> None:
@@ -110,6 +126,17 @@ class DataTable(ttk.Frame):
             self.xbar.grid(row=1, column=0, sticky="ew")
         else:
             self.xbar.grid_remove()
+        for iid, row in self._rows.items():   # texts cut for the old widths may fit whole now, or need cutting
+            self.tree.item(iid, values=self._fitting(row.values))
+
+    def _fitting(self, values: tuple) -> tuple:
+        """The values as shown: a text wider than its stretching column ends in '…' rather than being cut
+        mid-word with nothing to say so ('Reading 2' for 'Reading 25')."""
+        shown = list(values)
+        for i, col in enumerate(self.columns):
+            if col.stretch and i < len(shown):
+                shown[i] = ellipsized(str(shown[i]), int(self.tree.column(col.key, "width")) - CELL_PADDING, self._font)
+        return tuple(shown)
 
     def clipped_columns(self) -> list[str]:
         """Columns that do not wholly show in the table's width while no scroll bar can reach them (none, normally)."""
@@ -134,13 +161,14 @@ class DataTable(ttk.Frame):
             if iid not in keep:
                 tree.delete(iid)
         present = set(tree.get_children())
+        self._rows = {row.iid: row for row in wanted}
         for index, row in enumerate(wanted):
             tags = (row.tone,) if row.tone else ()
             if row.iid in present:
-                tree.item(row.iid, values=row.values, tags=tags)
+                tree.item(row.iid, values=self._fitting(row.values), tags=tags)
                 tree.move(row.iid, "", index)
             else:
-                tree.insert("", index, iid=row.iid, values=row.values, tags=tags)
+                tree.insert("", index, iid=row.iid, values=self._fitting(row.values), tags=tags)
         if top is not None and tree.exists(top):
             tree.yview_moveto(tree.index(top) / max(1, len(wanted)))
 
@@ -169,7 +197,12 @@ class DataTable(ttk.Frame):
         self.tree.see(iid)
 
     def row_values(self, iid: str) -> tuple:
-        """The cell texts of a row, as shown."""
+        """The cell texts of a row, whole (a stretching column may show a long one cut short with '…')."""
+        row = self._rows.get(iid)
+        return tuple(str(v) for v in row.values) if row else tuple(self.tree.item(iid, "values"))
+
+    def shown_values(self, iid: str) -> tuple:
+        """The cell texts of a row as they appear on screen."""
         return tuple(self.tree.item(iid, "values"))
 
     def visible_ids(self) -> list[str]:

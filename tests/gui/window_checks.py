@@ -3,11 +3,12 @@ the way a careless script could write them."""
 from __future__ import annotations
 
 import tkinter as tk
+import tkinter.font as tkfont
 from tkinter import ttk
 
 from sqlalchemy import text
 
-from gui.widgets import DataTable
+from gui.widgets import CELL_PADDING, DataTable
 
 ODD = "INSERT INTO sales (sale_date, region, product, qty, cost, amt, tax, total) VALUES (:d, :r, :p, :q, :c, :a, :t, :tot)"
 
@@ -37,8 +38,8 @@ def inside(inner: tk.Misc, outer: tk.Misc) -> bool:
 
 
 def clipped(top: tk.Misc) -> list[str]:
-    """Every shown widget that is cut off: outside its window or its parent, narrower than its text, or a table
-    with columns beyond its edge and no scroll bar to reach them."""
+    """Every shown widget that is cut off: outside its window or its parent, narrower than its text, a table
+    with columns beyond its edge and no scroll bar to reach them, or a cell shortened without '…'."""
     problems = []
     for widget in widgets(top):
         if not widget.winfo_ismapped():
@@ -52,6 +53,15 @@ def clipped(top: tk.Misc) -> list[str]:
                             f"{widget.winfo_width()} px wide for {widget.winfo_reqwidth()} px")
         if isinstance(widget, ttk.Entry) and tuple(widget.xview()) != (0.0, 1.0):
             problems.append(f"{widget} is too narrow to show {widget.get()!r} whole")
-        if isinstance(widget, DataTable) and widget.clipped_columns():
-            problems.append(f"{widget} cuts off columns {widget.clipped_columns()}")
+        if isinstance(widget, DataTable):
+            if widget.clipped_columns():
+                problems.append(f"{widget} cuts off columns {widget.clipped_columns()}")
+            font = tkfont.nametofont(str(ttk.Style(widget).lookup("Treeview", "font")), root=widget)
+            room = [int(widget.tree.column(c.key, "width")) - CELL_PADDING for c in widget.columns]
+            for iid in widget.visible_ids():
+                for shown, whole, width in zip(widget.shown_values(iid), widget.row_values(iid), room, strict=True):
+                    if str(shown) != whole and not str(shown).endswith("…"):
+                        problems.append(f"{widget} shows {shown!r} for {whole!r}")
+                    elif font.measure(str(shown)) > width + 2:
+                        problems.append(f"{widget} cuts {shown!r} off ({width} px for it)")
     return problems
