@@ -116,6 +116,7 @@ def branch_picture(offices: Offices) -> None:
         form.vars["product"].set("Pens")
         form.vars["qty"].set("24")
         root.focus_force()
+        form.inputs["sale_date"].selection_clear()
         form.inputs["qty"].focus_set()
         form.inputs["qty"].icursor("end")
         settle(root, 1.5)
