@@ -1,4 +1,10 @@
-"""Screenshots of the real windows for the README: docs/screenshot-branch.png and docs/screenshot-head-office.png.
+"""Screenshots of the real windows for the README, in docs/:
+
+    screenshot-branch.png                   East Branch entering a sale, two sales waiting for the sync window
+    screenshot-branch-offline.png           a branch that cannot reach the Head Office, the cause shown
+    screenshot-head-office.png              the consolidated sales filling in live
+    screenshot-head-office-subtotals.png    subtotals by branch and product
+    screenshot-head-office-500-branches.png 500 branches at the window's minimum size, 1024x640
 
     python -m devtools.screenshots
 
@@ -35,6 +41,7 @@ from models.branch_sales import PRODUCT_CATALOGUE, add_sale
 from models.sale import new_sale
 from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
+from tests.gui.head_office_data import put_many_branches
 from tests.harness import Offices, assert_converged, running, union_of_branches
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,9 +81,21 @@ def settle(root: tk.Tk, seconds: float, until: Callable[[], bool] = lambda: Fals
     root.update()
 
 
-def photograph(path: Path) -> None:
-    subprocess.run(["import", "-window", "root", str(path)], check=True)
+def photograph(path: Path, size: tuple[int, int] = SIZE) -> None:
+    """Save the top left ``size`` of the screen, where the window is."""
+    subprocess.run(["import", "-window", "root", "-crop", f"{size[0]}x{size[1]}+0+0", "+repage", str(path)], check=True)
     print(f"saved {path.relative_to(ROOT)}")
+
+
+def open_branch(cfg) -> tuple[tk.Tk, BranchWindow, OutboxRelay]:
+    """A branch window for ``cfg`` on the whole screen, with its relay (not started)."""
+    root = make_root(f"{cfg.name} — Branch Sync")
+    root.geometry(f"{SIZE[0]}x{SIZE[1]}+0+0")
+    events: queue.Queue = queue.Queue()
+    relay = OutboxRelay(cfg, on_event=events.put)
+    window = BranchWindow(root, cfg, relay, events)
+    window.pack(fill="both", expand=True)
+    return root, window, relay
 
 
 def branch_picture(offices: Offices) -> None:
@@ -88,25 +107,79 @@ def branch_picture(offices: Offices) -> None:
                                   cost=PRODUCT_CATALOGUE[product], tax_rate=cfg.tax_rate))
     later = (dt.datetime.now() + dt.timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
     closed = SyncWindow(later.time(), (later + dt.timedelta(hours=1)).time())
-    cfg = dataclasses.replace(cfg, sync_windows=(closed,))
-    root = make_root(f"{cfg.name} — Branch Sync")
-    root.geometry(f"{SIZE[0]}x{SIZE[1]}+0+0")
-    events: queue.Queue = queue.Queue()
-    relay = OutboxRelay(cfg, on_event=events.put)
-    window = BranchWindow(root, cfg, relay, events)
-    window.pack(fill="both", expand=True)
+    root, window, relay = open_branch(dataclasses.replace(cfg, sync_windows=(closed,)))
     with running(relay):
-        settle(root, 15, lambda: window.status.text("waiting") == "2 changes waiting"
+        settle(root, 15, lambda: window.status.text("waiting") == "2 sales waiting to go"
                and window.status.text("link").startswith("● Outside"))
         form = window.form
         form.vars["sale_date"].set(LAST_DAY.isoformat())
         form.vars["product"].set("Pens")
         form.vars["qty"].set("24")
         root.focus_force()
+        form.inputs["sale_date"].selection_clear()
         form.inputs["qty"].focus_set()
         form.inputs["qty"].icursor("end")
         settle(root, 1.5)
         photograph(DOCS / "screenshot-branch.png")
+    window.dispose()
+    destroy_root(root)
+
+
+def branch_offline_picture(offices: Offices) -> None:
+    """North Branch with no way to the Head Office: Sync now answers with what is kept, the cause unfolded."""
+    cfg = dataclasses.replace(offices.branch("bo3"), amqp_urls=("amqp://guest:guest@127.0.0.1:1/%2F",))
+    for product, qty in (("Toner", 2), ("Paper", 5), ("Pens", 30)):
+        add_sale(offices.engine("bo3"), new_sale(sale_date=dt.date.today(), region=cfg.region, product=product, qty=qty,
+                                                 cost=PRODUCT_CATALOGUE[product], tax_rate=cfg.tax_rate))
+    root, window, relay = open_branch(cfg)
+    with running(relay):
+        settle(root, 15, lambda: window.status.text("waiting").startswith("3 sales"))
+        window.sync_now()
+        settle(root, 15, lambda: window.notice.details and str(window.sync_button.cget("state")) == "normal")
+        window.notice.toggle_details()
+        window.sales.waiting_only.set(True)
+        window.refresh()
+        settle(root, 2)
+        photograph(DOCS / "screenshot-branch-offline.png")
+    window.dispose()
+    destroy_root(root)
+
+
+def open_head_office(offices: Offices, cfg, size: tuple[int, int]) -> tuple[tk.Tk, HeadOfficeWindow, IntakeConsumer]:
+    """A Head Office window for ``cfg`` with the test offices' consumer beside it."""
+    root = make_root("Head Office — Branch Sync")
+    root.geometry(f"{size[0]}x{size[1]}+0+0")
+    events: queue.Queue = queue.Queue()
+    consumer = IntakeConsumer(offices.ho, on_event=events.put)
+    window = HeadOfficeWindow(root, cfg, consumer, events)
+    window.pack(fill="both", expand=True)
+    return root, window, consumer
+
+
+def head_office_subtotals_picture(offices: Offices) -> None:
+    """The Subtotals tab: each branch and each product within it, for the fortnight."""
+    root, window, consumer = open_head_office(offices, offices.ho, SIZE)
+    with running(consumer):
+        window.notebook.select(window.summary)
+        settle(root, 20, lambda: window.summary.summary is not None and not window.summary.updating
+               and window.chart.totals and window.branch_panel.progress)
+        window.summary.table.select(window.summary.table.visible_ids()[0])
+        settle(root, 1.5)
+        photograph(DOCS / "screenshot-head-office-subtotals.png")
+    window.dispose()
+    destroy_root(root)
+
+
+def head_office_many_branches_picture(offices: Offices) -> None:
+    """500 branches at the window's minimum size: the panel scrolls, the chart keeps its room, nothing is cut."""
+    cfg = dataclasses.replace(offices.ho, branches=put_many_branches(offices, 500, days=32))
+    size = (1024, 640)
+    root, window, consumer = open_head_office(offices, cfg, size)   # the consumer serves the three real branches
+    with running(consumer):
+        settle(root, 30, lambda: window.sales.totals is not None and window.chart.totals and window.branch_panel.progress
+               and not window.sales.updating)
+        settle(root, 1.5)
+        photograph(DOCS / "screenshot-head-office-500-branches.png", size)
     window.dispose()
     destroy_root(root)
 
@@ -146,7 +219,10 @@ def main() -> int:
             with running(IntakeConsumer(offices.ho), *relays):
                 assert_converged(offices)
             branch_picture(offices)
+            branch_offline_picture(offices)
             head_office_picture(offices)
+            head_office_subtotals_picture(offices)
+            head_office_many_branches_picture(offices)
         finally:
             offices.cleanup()
     return 0

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from tkinter import ttk
 from typing import Protocol
 
+from gui.keys import install_entry_keys
 from gui.theme import apply_theme
 from models.schema import make_engine
 
@@ -37,10 +38,11 @@ def window_engine(db_url: str):
 
 
 def make_root(title: str) -> tk.Tk:
-    """A themed Tk root of the usual size, named for the office."""
+    """A themed Tk root of the usual size, named for the office, with the keys clerks expect."""
     root = tk.Tk(className="BranchSync")
     root.title(title)
     apply_theme(root)
+    install_entry_keys(root)
     root.geometry(os.environ.get(GEOMETRY_ENV) or DEFAULT_GEOMETRY)
     root.minsize(1024, 640)
     return root

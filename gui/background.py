@@ -8,12 +8,17 @@ the Tk thread polls with ``after``:
   calls ``done(ok, result_or_exception)`` in the Tk thread;
 - ``OneAtATime`` does the same for work repeated on a timer (a refresh): at most one
   runs, and only the latest request waiting behind it is kept;
-- ``EventPump`` drains the engine's event queue a bounded number at a time.
+- ``Newest`` is for reads a newer choice makes pointless (a filter changed): the new
+  read starts at once instead of queueing behind a slow old one, whose result is dropped;
+- ``EventPump`` drains the engine's event queue a bounded number at a time;
+- ``Throttle`` runs an action once after a burst of pokes, with a delay that
+  ``backed_off`` lengthens while the reads it triggers are slow.
 """
 from __future__ import annotations
 
 import queue
 import threading
+import time
 import tkinter as tk
 from collections.abc import Callable
 from typing import Any
@@ -102,6 +107,60 @@ class OneAtATime:
         run_in_thread(self.widget, blocking, finished)
 
 
+class Newest:
+    """Runs reads of which only the newest matters, and records how long they take.
+
+    ``submit`` starts at once while fewer than ``parallel`` reads are in flight
+    (otherwise it waits, replacing any older waiting read); ``done`` is called only
+    for the newest read submitted, so a slow read for an old filter never
+    overwrites, or holds up, the answer for the new one.
+    """
+
+    def __init__(self, widget: tk.Misc, parallel: int = 2, clock: Callable[[], float] = time.monotonic):
+        self.widget, self.parallel, self.clock = widget, parallel, clock
+        self.in_flight = 0
+        self.last_seconds: float | None = None   # how long the last read that finished took
+        self._newest = 0
+        self._waiting: tuple[int, Callable[[], Any], Done] | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Whether the newest read has not answered yet."""
+        return self.in_flight > 0 or self._waiting is not None
+
+    def submit(self, blocking: Callable[[], Any], done: Done) -> None:
+        """Read now (or as soon as a slot frees); only the newest read's ``done`` is ever called."""
+        self._newest += 1
+        if self.in_flight >= self.parallel:
+            self._waiting = (self._newest, blocking, done)
+            return
+        self._waiting = None
+        self._start(self._newest, blocking, done)
+
+    def _start(self, number: int, blocking: Callable[[], Any], done: Done) -> None:
+        self.in_flight += 1
+        started = self.clock()
+
+        def finished(ok: bool, value: Any) -> None:
+            self.in_flight -= 1
+            self.last_seconds = self.clock() - started
+            if self._waiting is not None:
+                waiting, self._waiting = self._waiting, None
+                self._start(*waiting)
+            if number == self._newest:
+                done(ok, value)
+
+        run_in_thread(self.widget, blocking, finished)
+
+
+def backed_off(base_ms: int, last_seconds: float | None, factor: float = 3.0, cap_ms: int = 60_000) -> int:
+    """How long a live refresh waits: ``base_ms``, or ``factor`` times the last read's duration when that
+    is longer (a read that takes 2 s is repeated at most every 6 s), never more than ``cap_ms``."""
+    if last_seconds is None:
+        return base_ms
+    return int(min(cap_ms, max(base_ms, factor * last_seconds * 1000)))
+
+
 class EventPump:
     """Drains a queue of engine events in the Tk thread, ``per_tick`` at most every ``every_ms``."""
 
@@ -135,7 +194,10 @@ class EventPump:
 
 
 class Throttle:
-    """Calls ``action`` once, ``delay_ms`` after the first of any number of ``poke()`` calls."""
+    """Calls ``action`` once, ``delay_ms`` after the first of any number of ``poke()`` calls.
+
+    ``delay_ms`` may be changed at any time (see ``backed_off``); it applies from the next poke.
+    """
 
     def __init__(self, widget: tk.Misc, delay_ms: int, action: Callable[[], None]):
         self.widget, self.delay_ms, self.action = widget, delay_ms, action

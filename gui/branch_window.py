@@ -4,9 +4,13 @@ It talks to the relay only through ``sync_now()``/``notify()`` and the events th
 relay puts on a queue; it reads and writes the branch database only through
 ``models.branch_sales``, always in a worker thread, so a database or a link
 that does not answer never freezes it.
+
+Keys: F5 syncs now, Ctrl+F goes to the quick filter; in the form Enter saves and
+Escape clears (or cancels an edit).
 """
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import tkinter as tk
 from collections.abc import Callable
@@ -15,12 +19,29 @@ from typing import Protocol
 
 from config import OfficeConfig
 from gui.app import run_window, window_engine
-from gui.background import EventPump, OneAtATime, Throttle, every, later, run_in_thread
-from gui.formats import clock, database_problem, money, plural, sentence
+from gui.background import EventPump, OneAtATime, every, later, run_in_thread
+from gui.branch_sales_view import BranchSalesView
+from gui.formats import clock, database_problem, money
+from gui.keys import bind_shortcuts, focus_and_select
+from gui.notice import Notice, Words
 from gui.sale_form import SaleForm
-from gui.theme import BAR, TONES, paint
-from gui.widgets import Banner, Column, DataTable, Row, StatusBar
-from models.branch_sales import BranchSale, SalesPage, add_sale, delete_sale, known_regions, recent_sales, update_sale
+from gui.sync_words import clerk_words, link_words, offline, waiting_words
+from gui.theme import BAR, TONES
+from gui.today_card import TodayCard
+from gui.widgets import Banner, StatusBar
+from models.branch_sales import (
+    DayTakings,
+    SalesPage,
+    Waiting,
+    add_sale,
+    day_takings,
+    delete_sale,
+    known_names,
+    recent_sales,
+    update_sale,
+    waiting,
+)
+from models.names import merge_names
 from models.sale import Sale
 from sync import events as ev
 from sync.outbox import Outbox, OutboxCounts
@@ -28,19 +49,7 @@ from sync.outbox import Outbox, OutboxCounts
 REFRESH_MS = 2000           # how often the table and counts are re-read
 SYNC_ANSWER_SECONDS = 90    # re-enable "Sync now" if the agent never says how it ended
 TABLE_LIMIT = 500
-
-SYNC_WORDS = {"pending": "pending", "sent": "sent", "applied": "applied at HO", "rejected": "refused by HO", None: "—"}
-SYNC_TONES = {"pending": "warn", "sent": "busy", "applied": "good", "rejected": "bad", None: None}
-LINK_WORDS = {
-    ev.ONLINE: ("● Online", "good"), ev.OFFLINE: ("● Offline", "bad"), ev.CONNECTING: ("● Connecting…", "busy"),
-    ev.OUTSIDE_WINDOW: ("● Outside the sync window", "muted"), ev.STOPPED: ("● Stopped", "muted"),
-}
-COLUMNS = [
-    Column("id", "#", 60, "e"), Column("date", "Date", 100), Column("region", "Region", 90),
-    Column("product", "Product", 130, stretch=True), Column("qty", "Qty", 60, "e"), Column("cost", "Cost", 80, "e"),
-    Column("amt", "Amt", 95, "e"), Column("tax", "Tax", 75, "e"), Column("total", "Total", 95, "e"),
-    Column("sync", "Sync", 120),
-]
+SHORTCUTS_HINT = "F5 sync now · Ctrl+F quick filter · Ctrl+A selects a field's text"
 
 
 class SyncAgent(Protocol):
@@ -52,13 +61,14 @@ class SyncAgent(Protocol):
 
 
 def ask_yes_no(title: str, question: str) -> bool:
-    return messagebox.askyesno(title, question, icon="warning", default="no")
+    return messagebox.askyesno(title, question, icon="question", default="no")
 
 
 class BranchWindow(ttk.Frame):
-    """Sale form on the left, this branch's sales on the right, the sync controls above, the status below.
+    """Sale form on the left, this branch's sales on the right, the day and the sync controls above, the status below.
 
-    ``confirm(title, question) -> bool`` asks before a delete; tests replace it to answer without a dialog.
+    ``confirm(title, question) -> bool`` asks before a delete and before a new
+    product or region; tests replace it to answer without a dialog.
     """
 
     def __init__(self, master: tk.Misc, cfg: OfficeConfig, relay: SyncAgent, events: queue.Queue, engine=None):
@@ -66,12 +76,12 @@ class BranchWindow(ttk.Frame):
         self.cfg, self.relay = cfg, relay
         self.engine = engine or window_engine(cfg.db_url)
         self.confirm: Callable[[str, str], bool] = ask_yes_no
-        self.shown: dict[str, BranchSale] = {}
         self.database_down = False
+        self.waiting: Waiting | None = None
+        self._offline_cause: str | None = None     # why the link is down, while the notice says "working offline"
         self._reads = OneAtATime(self)
         self._sync_attempt = 0
         self._select_next: tuple[str, str | None] | None = None  # (row to select, selection when asked)
-        self.last_error = ""
         self.winfo_toplevel().title(f"{cfg.name} — Branch Sync")
 
         self._build_header().grid(row=0, column=0, sticky="ew")
@@ -80,88 +90,73 @@ class BranchWindow(ttk.Frame):
         self.banner.hide()
         body = ttk.Frame(self)
         body.grid(row=2, column=0, sticky="nsew")
-        self.form = SaleForm(body, cfg.tax_rate, cfg.region, self._submit)
+        self.form = SaleForm(body, cfg.tax_rate, cfg.region, self._submit, confirm=lambda t, q: self.confirm(t, q))
         self.form.grid(row=0, column=0, sticky="nsw")
         ttk.Separator(body, orient="vertical").grid(row=0, column=1, sticky="ns")
-        self._build_sales(body).grid(row=0, column=2, sticky="nsew")
+        self.sales = BranchSalesView(body, self.edit_selected, self.delete_selected, self.refresh)
+        self.sales.grid(row=0, column=2, sticky="nsew")
         body.columnconfigure(2, weight=1)
         body.rowconfigure(0, weight=1)
-        self.status = StatusBar(self, ["link", "waiting", "last_sync", "error"], stretch="error")
+        self.status = StatusBar(self, ["link", "waiting", "last_sync", "keys"], stretch="keys")
         self.status.grid(row=3, column=0, sticky="ew")
         self.columnconfigure(0, weight=1)
         self.rowconfigure(2, weight=1)
         self.status.set("link", "● Starting…", "muted")
+        self.status.set("keys", SHORTCUTS_HINT, "muted")
+        self.status.on_click("waiting", self.show_waiting)
+        bind_shortcuts(self, {"<F5>": self.sync_now, "<Control-f>": self.find, "<Control-F>": self.find})
 
         self.pump = EventPump(self, events, self.handle_event).start()
         every(self, REFRESH_MS, self.refresh)
-        self._load_regions()
+        self._load_known_names()
         self.refresh()
-        self.form.inputs["sale_date"].focus_set()
+        focus_and_select(self.form.inputs["sale_date"])
 
     # ------------------------------------------------------------ layout
     def _build_header(self) -> ttk.Frame:
-        bar = ttk.Frame(self, style="Bar.TFrame", padding=(20, 12))
+        bar = ttk.Frame(self, style="Bar.TFrame", padding=(20, 10))
         titles = ttk.Frame(bar, style="Bar.TFrame")
-        titles.pack(side="left")
+        titles.grid(row=0, column=0, sticky="w")
         ttk.Label(titles, text=self.cfg.name, style="Title.TLabel", background=BAR).pack(anchor="w")
         rate = (self.cfg.tax_rate * 100).normalize()
-        ttk.Label(titles, text=f"Branch {self.cfg.code} · Region {self.cfg.region} · Tax {rate:f}% · Sales entry",
+        ttk.Label(titles, text=f"Branch {self.cfg.code} · Region {self.cfg.region} · Tax {rate:f}%",
                   style="Caption.TLabel", background=BAR, foreground=TONES["muted"]).pack(anchor="w")
-        self.sync_button = ttk.Button(bar, text="Sync now", style="Accent.TButton", command=self.sync_now, takefocus=False)
+        self.today = TodayCard(bar)
+        self.today.grid(row=0, column=1, sticky="w", padx=(28, 0))
+        # The sentence takes what width is left and wraps in it, so it never pushes the rest out of the window.
+        self.notice = Notice(bar, wraplength=300, background=BAR, frame_style="Bar.TFrame", fit=True)
+        self.notice.grid(row=0, column=2, sticky="ew", padx=12)
+        actions = ttk.Frame(bar, style="Bar.TFrame")
+        actions.grid(row=0, column=3, sticky="e")
+        self.sync_button = ttk.Button(actions, text="Sync now", style="Accent.TButton", command=self.sync_now)
         self.sync_button.pack(side="right")
-        self.progress = ttk.Progressbar(bar, length=160, mode="determinate")
-        self.sync_message = ttk.Label(bar, style="Caption.TLabel", background=BAR, wraplength=520, justify="right")
-        self.sync_message.pack(side="right", padx=12)
+        self.progress = ttk.Progressbar(actions, length=120, mode="determinate")
+        bar.columnconfigure(2, weight=1)
         return bar
 
-    def _build_sales(self, master: tk.Misc) -> ttk.Frame:
-        frame = ttk.Frame(master, padding=(20, 16))
-        top = ttk.Frame(frame)
-        top.grid(row=0, column=0, sticky="ew", pady=(0, 8))
-        ttk.Label(top, text="Sales at this branch", style="Section.TLabel").pack(side="left")
-        self.filter_var = tk.StringVar(self)
-        self.filter_entry = ttk.Entry(top, textvariable=self.filter_var, width=28)
-        self.filter_entry.pack(side="right")
-        ttk.Label(top, text="Quick filter", style="Caption.TLabel", foreground=TONES["muted"]).pack(side="right", padx=(0, 8))
-        refilter = Throttle(self, 300, self.refresh)
-        self.filter_var.trace_add("write", lambda *_: refilter.poke())
-
-        self.table = DataTable(frame, COLUMNS, height=16)
-        self.table.grid(row=1, column=0, sticky="nsew")
-        tree = self.table.tree
-        tree.bind("<Double-1>", lambda e: self.edit_selected())
-        tree.bind("<Return>", lambda e: self.edit_selected())
-        tree.bind("<Delete>", lambda e: self.delete_selected())
-        tree.bind("<<TreeviewSelect>>", lambda e: self._update_buttons())
-
-        bottom = ttk.Frame(frame)
-        bottom.grid(row=2, column=0, sticky="ew", pady=(8, 0))
-        self.count_label = ttk.Label(bottom, style="Caption.TLabel", foreground=TONES["muted"])
-        self.count_label.pack(side="left")
-        self.delete_button = ttk.Button(bottom, text="Delete…", command=self.delete_selected, state="disabled")
-        self.delete_button.pack(side="right")
-        self.edit_button = ttk.Button(bottom, text="Edit", command=self.edit_selected, state="disabled")
-        self.edit_button.pack(side="right", padx=(0, 8))
-        frame.columnconfigure(0, weight=1)
-        frame.rowconfigure(1, weight=1)
-        return frame
+    @property
+    def sync_message(self) -> ttk.Label:
+        """The sentence beside "Sync now"."""
+        return self.notice.label
 
     # ------------------------------------------------------------ engine events (Tk thread, via the pump)
     def handle_event(self, event: object) -> None:
         """React to one event from the relay."""
         if isinstance(event, ev.LinkStatus):
-            words, tone = LINK_WORDS.get(event.state, (f"● {event.state}", "muted"))
+            words, tone = link_words(event)
             if event.state == ev.OUTSIDE_WINDOW and self.cfg.sync_windows:
                 words += " (" + ", ".join(str(w) for w in self.cfg.sync_windows) + ")"
             self.status.set("link", words, tone)
-            if event.state == ev.ONLINE and self.last_error:
-                self.status.set("error", self.last_error, "muted")   # kept for the record, no longer a worry
-            elif event.error:
-                self.last_error = f"Last error at {event.at:%H:%M:%S}: {sentence(event.error)}"
-                self.status.set("error", self.last_error, "bad" if event.state == ev.OFFLINE else "muted")
+            if event.state == ev.ONLINE and self._offline_cause is not None:
+                self._offline_cause = None
+                self.notice.clear()        # the link is back: the worry is over
+            elif event.state == ev.OFFLINE and event.error:
+                self._offline_cause = event.error
+                if str(self.sync_button.cget("state")) != "disabled":   # a press waits for its own answer
+                    self.notice.show(clerk_words(event, self.waiting))
         elif isinstance(event, ev.SyncProgress):
             self.progress.configure(maximum=max(1, event.total), value=event.sent)
-            self._say(f"Sent {event.sent:,} of {event.total:,}…", "busy")
+            self.notice.show(Words(f"Sent {event.sent:,} of {event.total:,} changes…", "busy"))
         elif isinstance(event, ev.SyncFinished):
             self._sync_ended(event)
         elif isinstance(event, ev.ReceiptsRecorded):
@@ -174,43 +169,48 @@ class BranchWindow(ttk.Frame):
             return
         self.sync_button.configure(state="disabled", text="Syncing…")
         self.progress.configure(value=0, maximum=1)
-        self.progress.pack(side="right", padx=(12, 0), before=self.sync_message)
-        self._say("Connecting to the Head Office…", "busy")
+        self.progress.pack(side="right", padx=(0, 12), before=self.sync_button)
+        self.notice.show(Words("Connecting to the Head Office…", "busy"))
         self._sync_attempt += 1
         attempt = self._sync_attempt
         later(self, SYNC_ANSWER_SECONDS * 1000, lambda: self._sync_unanswered(attempt))
         self.relay.sync_now()
 
     def _sync_ended(self, event: ev.SyncFinished) -> None:
-        if event.ok:
-            self._say(f"{sentence(event.message)} ({event.at:%H:%M:%S})", "good")
-        else:
-            detail = sentence(event.message.removeprefix("Could not sync: "))
-            self._say(f"Cannot reach the Head Office: {detail} Your sales are kept here and go when the link is back.", "bad")
+        if not event.ok:
+            self._offline_cause = event.message.removeprefix("Could not sync: ")
+        self.notice.show(clerk_words(event, self.waiting))
         self._sync_idle()
         self.refresh()
 
     def _sync_unanswered(self, attempt: int) -> None:
         if attempt != self._sync_attempt or str(self.sync_button.cget("state")) != "disabled":
             return  # that press was answered
-        self._say("No answer from the sync agent yet; it keeps trying in the background.", "warn")
+        self.notice.show(Words("No answer from the sync agent yet; it keeps trying in the background.", "warn"))
         self._sync_idle()
 
     def _sync_idle(self) -> None:
         self.progress.pack_forget()
         self.sync_button.configure(state="normal", text="Sync now")
 
-    def _say(self, text: str, tone: str) -> None:
-        self.sync_message.configure(text=text)
-        paint(self.sync_message, tone)
+    # ------------------------------------------------------------ keys
+    def find(self) -> None:
+        """Ctrl+F: to the quick filter, its text selected."""
+        focus_and_select(self.sales.filter_entry)
+
+    def show_waiting(self) -> None:
+        """Show only the sales waiting to go (a click on the status bar's count)."""
+        self.sales.waiting_only.set(True)
+        self.refresh()
 
     # ------------------------------------------------------------ reading
     def refresh(self) -> None:
-        """Re-read the sales shown and the outbox counts, in a worker thread."""
-        text = self.filter_var.get()
+        """Re-read the sales shown, what is waiting, today's figures and the last sync, in a worker thread."""
+        text, waiting_only = self.sales.filter_text, self.sales.waiting_only.get()
 
-        def read() -> tuple[SalesPage, OutboxCounts]:
-            return recent_sales(self.engine, text, TABLE_LIMIT), Outbox(self.engine).counts()
+        def read() -> tuple[SalesPage, Waiting, DayTakings, OutboxCounts]:
+            return (recent_sales(self.engine, text, TABLE_LIMIT, waiting_only=waiting_only), waiting(self.engine),
+                    day_takings(self.engine, dt.date.today()), Outbox(self.engine).counts())
 
         self._reads.submit(read, self._refreshed)
 
@@ -219,41 +219,26 @@ class BranchWindow(ttk.Frame):
             self._database_failed(value, "The table and counts will update when it is back.")
             return
         self._database_answered()
-        page, counts = value
-        self.shown = {str(row.id): row for row in page.rows}
-        self.table.set_rows(self._row(row) for row in page.rows)
-        filtered = " matching the filter" if self.filter_var.get().strip() else ""
-        if page.matching > len(page.rows):
-            self.count_label.configure(text=f"Showing the newest {len(page.rows):,} of {plural(page.matching, 'sale')}{filtered}")
-        else:
-            self.count_label.configure(text=plural(page.matching, "sale") + filtered)
-        waiting = counts.pending + counts.sent
-        self.status.set("waiting", f"{plural(waiting, 'change')} waiting" if waiting else "Nothing waiting",
-                        "warn" if counts.pending else "normal")
-        if counts.rejected:
-            self.status.set("waiting", f"{plural(waiting, 'change')} waiting · {counts.rejected:,} refused by HO", "bad")
+        page, self.waiting, takings, counts = value
+        self.sales.show(page)
+        self.today.show(takings)
+        self.status.set("waiting", *waiting_words(self.waiting))
         self.status.set("last_sync", f"Last sync {clock(counts.last_sync)}")
+        if self._offline_cause is not None and self.notice.text.startswith("Working offline"):
+            self.notice.show(offline(self._offline_cause, self.waiting))   # the count follows what is kept
         if self._select_next is not None:
             wanted, selected_then = self._select_next
             # Only if the clerk has not picked another row in the meantime.
-            if wanted in self.shown and self.table.selected() == selected_then:
-                self.table.select(wanted)
+            if wanted in self.sales.shown and self.sales.table.selected() == selected_then:
+                self.sales.table.select(wanted)
             self._select_next = None
-        self._update_buttons()
 
-    @staticmethod
-    def _row(row: BranchSale) -> Row:
-        s = row.sale
-        values = (row.id, s.sale_date.isoformat(), s.region, s.product, f"{s.qty:,}", money(s.cost), money(s.amt),
-                  money(s.tax), money(s.total), SYNC_WORDS.get(row.sync_state, row.sync_state))
-        return Row(str(row.id), values, SYNC_TONES.get(row.sync_state))
-
-    def _load_regions(self) -> None:
-        def done(ok: bool, regions) -> None:
+    def _load_known_names(self) -> None:
+        def done(ok: bool, known) -> None:
             if ok:
-                self.form.set_regions(sorted({self.cfg.region, *regions}))
+                self.form.set_known(known.products, merge_names([self.cfg.region], known.regions))
 
-        run_in_thread(self, lambda: known_regions(self.engine), done)
+        run_in_thread(self, lambda: known_names(self.engine), done)
 
     # ------------------------------------------------------------ writing
     def _submit(self, sale: Sale, editing_id: int | None) -> None:
@@ -271,20 +256,19 @@ class BranchWindow(ttk.Frame):
             return
         self._database_answered()
         if editing_id is None:
-            self._say(f"Saved sale #{value}.", "good")
-            self._select_next = (str(value), self.table.selected())
+            self.notice.show(Words(f"Saved sale #{value}.", "good"))
+            self._select_next = (str(value), self.sales.table.selected())
         elif value:
-            self._say(f"Saved the changes to sale #{editing_id}.", "good")
-            self._select_next = (str(editing_id), self.table.selected())
+            self.notice.show(Words(f"Saved the changes to sale #{editing_id}.", "good"))
+            self._select_next = (str(editing_id), self.sales.table.selected())
         else:
-            self._say(f"Sale #{editing_id} was deleted meanwhile, so nothing was changed.", "warn")
+            self.notice.show(Words(f"Sale #{editing_id} was deleted meanwhile, so nothing was changed.", "warn"))
         self.form.saved()
         self.relay.notify()
         self.refresh()
 
-    def selected_sale(self) -> BranchSale | None:
-        iid = self.table.selected()
-        return self.shown.get(iid) if iid else None
+    def selected_sale(self):
+        return self.sales.selected_sale()
 
     def edit_selected(self) -> None:
         """Load the selected sale into the form for editing."""
@@ -307,7 +291,7 @@ class BranchWindow(ttk.Frame):
             if not ok:
                 self._database_failed(value, "The sale was not deleted.")
                 return
-            self._say(f"Deleted sale #{row.id}." if value else f"Sale #{row.id} was already deleted.", "good")
+            self.notice.show(Words(f"Deleted sale #{row.id}." if value else f"Sale #{row.id} was already deleted.", "good"))
             if self.form.editing_id == row.id:
                 self.form.cancel()
             self.relay.notify()
@@ -315,21 +299,17 @@ class BranchWindow(ttk.Frame):
 
         run_in_thread(self, lambda: delete_sale(self.engine, row.id), done)
 
-    def _update_buttons(self) -> None:
-        state = "normal" if self.selected_sale() is not None else "disabled"
-        self.edit_button.configure(state=state)
-        self.delete_button.configure(state=state)
-
     # ------------------------------------------------------------ database health
     def _database_failed(self, exc: BaseException, consequence: str) -> None:
         self.database_down = True
-        self.banner.show(f"{database_problem(exc, self.cfg.name)} {consequence}")
+        problem, cause = database_problem(exc, self.cfg.name)
+        self.banner.show(f"{problem} {consequence}", cause)
 
     def _database_answered(self) -> None:
         if self.database_down:
             self.database_down = False
             self.banner.hide()
-            self._say("The branch database is answering again.", "good")
+            self.notice.show(Words("The branch database is answering again.", "good"))
 
     def dispose(self) -> None:
         """Release the database connections (the window's own; the relay has its own)."""

@@ -1,7 +1,11 @@
 """A chart of sales per branch per day, drawn on a Tk canvas (no plotting library needed).
 
-A few days are drawn as grouped bars, many days as lines.  Values become floats
-only here, to place pixels; every figure a person reads comes from the database.
+A few days are drawn as grouped bars, many days as lines, one series per branch;
+with more branches than colours, one series of all of them together (a filter
+on one branch draws that branch alone).
+The line above the chart says which days it covers: the 30 days up to the latest
+sale the filter matches (from its From date, when that is later).  Values become floats only
+here, to place pixels; every figure a person reads comes from the database.
 """
 from __future__ import annotations
 
@@ -13,10 +17,12 @@ from collections.abc import Iterable
 from tkinter import ttk
 
 from gui.theme import TONES
-from models.head_office_view import DailyTotal
+from models.head_office_view import DailyTotal, DailyTotals
 
 SERIES_COLOURS = ("#005fb8", "#c239b3", "#ca5010", "#0f7b0f", "#8764b8", "#038387", "#986f0b", "#4f6bed")
 BARS_UP_TO_DAYS = 10
+OWN_SERIES = 8          # up to this many branches are drawn one by one; more are drawn as one series, ALL
+ALL = "all"             # the series code of all branches together
 GRID = "#e5e5e5"
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_BOTTOM = 58, 14, 30
 
@@ -41,6 +47,17 @@ def short_amount(value: float) -> str:
     return f"{value:.3g}" if value else "0"
 
 
+def span_words(first: dt.date, last: dt.date) -> str:
+    """'3 Nov – 2 Dec 2026', '1 – 30 Nov 2026', '29 Dec 2025 – 27 Jan 2026', '4 Nov 2026'."""
+    if first == last:
+        return f"{last.day} {last:%b %Y}"
+    if first.year != last.year:
+        return f"{first.day} {first:%b %Y} – {last.day} {last:%b %Y}"
+    if first.month != last.month:
+        return f"{first.day} {first:%b} – {last.day} {last:%b %Y}"
+    return f"{first.day} – {last.day} {last:%b %Y}"
+
+
 def day_span(totals: Iterable[DailyTotal]) -> list[dt.date]:
     """Every day from the first to the last that has sales, gaps included."""
     days = [t.day for t in totals]
@@ -57,19 +74,62 @@ class SalesChart(ttk.Frame):
         super().__init__(master)
         self.branches = branches
         self.totals: list[DailyTotal] = []
+        self.data = DailyTotals(None, None, [])
+        self.filtered = False
+        self.updating = False
+        self.caption = ttk.Label(self, style="Caption.TLabel", foreground=TONES["muted"], wraplength=width)
+        self.caption.pack(anchor="w", pady=(0, 4))
+        self.bind("<Configure>", lambda e: self.caption.configure(wraplength=max(120, e.width - 4)))
         self.canvas = tk.Canvas(self, width=width, height=height, background="#ffffff", highlightthickness=1,
                                 highlightbackground=GRID)
         self.canvas.pack(fill="both", expand=True)
         self.canvas.bind("<Configure>", lambda e: self.draw())
 
-    def show(self, totals: list[DailyTotal]) -> None:
-        self.totals = totals
+    def show(self, data: DailyTotals, filtered: bool = False) -> None:
+        """Draw new totals; ``filtered`` says a filter is on (so 'nothing' means nothing matches)."""
+        self.data, self.totals, self.filtered, self.updating = data, data.totals, filtered, False
+        if data.first and data.last:
+            self.caption.configure(text=f"{span_words(data.first, data.last)}{' · filtered' if filtered else ''}")
+        else:
+            self.caption.configure(text="")
+        self.draw()
+
+    def set_updating(self) -> None:
+        """Mark what is drawn as belonging to the previous filter until ``show`` brings the new one."""
+        self.updating = True
         self.draw()
 
     def series(self) -> list[str]:
-        """Branch codes in legend order: the configured ones, then any other that sent data."""
+        """Series codes in legend order: the configured branches, then any other that sent data; more than
+        OWN_SERIES branches make the one series ALL."""
         seen = {t.branch for t in self.totals}
-        return [code for code in self.branches if code in seen] + sorted(seen - set(self.branches))
+        codes = [code for code in self.branches if code in seen] + sorted(seen - set(self.branches))
+        return codes if len(codes) <= OWN_SERIES else [ALL]
+
+    def _values(self, codes: list[str]) -> dict[tuple[str, dt.date], float]:
+        values: dict[tuple[str, dt.date], float] = {}
+        for t in self.totals:
+            code = ALL if codes == [ALL] else t.branch
+            values[(code, t.day)] = values.get((code, t.day), 0.0) + float(t.total)
+        return values
+
+    def days(self) -> list[dt.date]:
+        """The days drawn: those the data covers, days without sales included."""
+        first, last = self.data.first, self.data.last
+        if first is None or last is None:
+            return day_span(self.totals)
+        return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+    def name_of(self, code: str) -> str:
+        if code == ALL:
+            return f"All {len({t.branch for t in self.totals}):,} branches together"
+        return self.branches.get(code, code)
+
+    def empty_text(self) -> str:
+        """What the chart says instead of a drawing ('' when it draws data)."""
+        if self.totals:
+            return ""
+        return "No sales match the filter" if self.filtered else "No sales at the Head Office yet"
 
     def draw(self) -> None:
         c = self.canvas
@@ -78,11 +138,11 @@ class SalesChart(ttk.Frame):
         if width < 100 or height < 100:
             return  # not laid out yet; <Configure> calls again
         if not self.totals:
-            c.create_text(width / 2, height / 2, text="No sales at the Head Office yet", fill=TONES["muted"],
-                          font="SunValleyBodyFont")
+            words = "Updating…" if self.updating else self.empty_text()
+            c.create_text(width / 2, height / 2, text=words, fill=TONES["muted"], font="SunValleyBodyFont", tags="empty")
             return
-        days, codes = day_span(self.totals), self.series()
-        values = {(t.branch, t.day): float(t.total) for t in self.totals}
+        days, codes = self.days(), self.series()
+        values = self._values(codes)
         top = nice_ceiling(max(values.values()))
         legend_bottom = self._legend(codes, width)
         plot = (MARGIN_LEFT, legend_bottom + 16, width - MARGIN_RIGHT, height - MARGIN_BOTTOM)
@@ -107,6 +167,10 @@ class SalesChart(ttk.Frame):
                 c.create_line(*[v for p in points for v in p], fill=colour, width=2, tags=tags)
                 for x, y in points:
                     c.create_oval(x - 2, y - 2, x + 2, y + 2, fill=colour, outline=colour, tags=tags)
+        if self.updating:
+            c.create_rectangle(0, 0, width, height, fill="#ffffff", stipple="gray50", width=0, tags="updating")
+            c.create_text(width / 2, height / 2, text="Updating…", fill=TONES["busy"], font="SunValleyBodyStrongFont",
+                          tags="updating")
 
     def _axes(self, plot: tuple, top: float, days: list[dt.date]) -> None:
         c = self.canvas
@@ -129,7 +193,7 @@ class SalesChart(ttk.Frame):
         x, y = 12, 12
         for index, code in enumerate(codes):
             colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
-            name = self.branches.get(code, code)
+            name = self.name_of(code)
             needed = 18 + font.measure(name)
             if x > 12 and x + needed > width - MARGIN_RIGHT:
                 x, y = 12, y + 20

@@ -26,11 +26,12 @@ class DeadLetterView(ttk.Frame):
         super().__init__(master, padding=(0, 12, 0, 0))
         self.on_retry, self.on_discard = on_retry, on_discard
         self.letters: dict[str, DeadLetter] = {}
-        ttk.Label(self, text="A dead letter is a message from a branch that could not be applied. Retry puts it back "
-                             "on the intake queue (after a fix at the Head Office); Discard keeps it on record but "
-                             "stops it from counting as waiting.",
-                  style="Caption.TLabel", foreground=TONES["muted"], wraplength=760, justify="left").grid(
-            row=0, column=0, sticky="w", pady=(0, 8))
+        intro = ttk.Label(self, text="A dead letter is a message from a branch that could not be applied. Retry puts it "
+                                     "back on the intake queue (after a fix at the Head Office); Discard keeps it on record "
+                                     "but stops it from counting as waiting.",
+                          style="Caption.TLabel", foreground=TONES["muted"], wraplength=500, justify="left")
+        intro.grid(row=0, column=0, sticky="ew", pady=(0, 8))
+        intro.bind("<Configure>", lambda e: intro.configure(wraplength=max(200, e.width - 4)))
         self.table = DataTable(self, COLUMNS, height=10)
         self.table.grid(row=1, column=0, sticky="nsew")
         self.table.tree.bind("<<TreeviewSelect>>", lambda e: self._selected())

@@ -1,53 +1,69 @@
-"""The Head Office filter: branch, region, product and a date range, applied as the manager picks them."""
+"""The Head Office filter: branch, region, product and a date range (typed, picked, or a named period).
+
+A list choice applies at once; typed text applies on Enter or on leaving the
+field.  The fields wrap onto a second line in a narrow window.
+"""
 from __future__ import annotations
 
+import datetime as dt
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
 from gui.date_entry import DateEntry, parse_date
+from gui.flow import Flow
+from gui.periods import ANY_TIME, CUSTOM, PERIODS, period_named, period_range
 from gui.theme import TONES
 from models.head_office_view import FilterChoices, SalesFilter
 
 ALL_BRANCHES, ALL_REGIONS, ALL_PRODUCTS = "All branches", "All regions", "All products"
+DATE_WIDTH = 11   # characters: YYYY-MM-DD and a little room
+
+
+def branch_labels(branches: dict[str, str]) -> dict[str, str | None]:
+    """'All branches' and each branch as 'Name (code)', by name, with the code each stands for."""
+    return {ALL_BRANCHES: None} | dict(sorted((f"{name} ({code})", code) for code, name in branches.items()))
 
 
 class FilterBar(ttk.Frame):
-    """Picks a SalesFilter.  A list choice applies at once; typed text applies on Enter or on leaving the field.
+    """Picks a SalesFilter; a date that is not a date gets a sentence, and the filter stays as it was."""
 
-    A date that is not a date gets a sentence, and the filter stays as it was.
-    """
-
-    def __init__(self, master: tk.Misc, branches: dict[str, str], on_change: Callable[[SalesFilter], None]):
+    def __init__(self, master: tk.Misc, branches: dict[str, str], on_change: Callable[[SalesFilter], None],
+                 today: Callable[[], dt.date] = dt.date.today):
         super().__init__(master)
-        self.on_change = on_change
+        self.on_change, self.today = on_change, today
         self.applied = SalesFilter()
         self._resetting = False
-        self._branch_codes = {ALL_BRANCHES: None} | {f"{name} ({code})": code for code, name in branches.items()}
-        self.vars = {name: tk.StringVar(self) for name in ("branch", "region", "product", "date_from", "date_to")}
+        self._branch_codes = branch_labels(branches)
+        self.vars = {name: tk.StringVar(self) for name in ("branch", "region", "product", "period", "date_from", "date_to")}
         self.vars["branch"].set(ALL_BRANCHES)
         self.vars["region"].set(ALL_REGIONS)
         self.vars["product"].set(ALL_PRODUCTS)
+        self.vars["period"].set(ANY_TIME)
 
-        self.branch_box = ttk.Combobox(self, textvariable=self.vars["branch"], values=list(self._branch_codes),
-                                       state="readonly", width=15)
-        self.region_box = ttk.Combobox(self, textvariable=self.vars["region"], values=[ALL_REGIONS], width=10)
-        self.product_box = ttk.Combobox(self, textvariable=self.vars["product"], values=[ALL_PRODUCTS], width=10)
-        self.from_entry = DateEntry(self, self.vars["date_from"], width=9)
-        self.to_entry = DateEntry(self, self.vars["date_to"], width=9)
-        column = 0
-        for label, widget in (("Branch", self.branch_box), ("Region", self.region_box), ("Product", self.product_box),
-                              ("From", self.from_entry), ("To", self.to_entry)):
-            ttk.Label(self, text=label, style="Caption.TLabel", foreground=TONES["muted"]).grid(row=0, column=column, sticky="w")
-            widget.grid(row=1, column=column, sticky="ew", padx=(0, 8))
-            column += 1
-        self.clear_button = ttk.Button(self, text="Clear", command=self.clear)
-        self.clear_button.grid(row=1, column=column, sticky="w")
+        self.flow = Flow(self, gap=8)
+        self.flow.grid(row=0, column=0, sticky="ew")
+        self.branch_box = ttk.Combobox(self._cell("Branch"), textvariable=self.vars["branch"],
+                                       values=list(self._branch_codes), state="readonly", width=18)
+        self.region_box = ttk.Combobox(self._cell("Region"), textvariable=self.vars["region"], values=[ALL_REGIONS], width=11)
+        self.product_box = ttk.Combobox(self._cell("Product"), textvariable=self.vars["product"], values=[ALL_PRODUCTS],
+                                        width=11)
+        self.period_box = ttk.Combobox(self._cell("Dates"), textvariable=self.vars["period"],
+                                       values=[ANY_TIME, *PERIODS, CUSTOM], state="readonly", width=12)
+        self.from_entry = DateEntry(self._cell("From"), self.vars["date_from"], width=DATE_WIDTH)
+        self.to_entry = DateEntry(self._cell("To"), self.vars["date_to"], width=DATE_WIDTH)
+        for widget in (self.branch_box, self.region_box, self.product_box, self.period_box, self.from_entry, self.to_entry):
+            widget.grid(row=1, column=0, sticky="ew")
+        cell = self._cell("")
+        self.clear_button = ttk.Button(cell, text="Clear", command=self.clear)
+        self.clear_button.grid(row=1, column=0, sticky="w")
         self.error = ttk.Label(self, style="Caption.TLabel", foreground=TONES["bad"])
-        self.error.grid(row=2, column=0, columnspan=column + 1, sticky="w")
+        self.error.grid(row=1, column=0, sticky="w")
+        self.columnconfigure(0, weight=1)
 
         for box in (self.branch_box, self.region_box, self.product_box):
             box.bind("<<ComboboxSelected>>", lambda e: self.apply())
+        self.period_box.bind("<<ComboboxSelected>>", lambda e: self.choose_period(self.vars["period"].get()))
         for widget in (self.region_box, self.product_box, self.from_entry.entry, self.to_entry.entry):
             widget.bind("<Return>", lambda e: self.apply())
             widget.bind("<KP_Enter>", lambda e: self.apply())
@@ -55,6 +71,17 @@ class FilterBar(ttk.Frame):
         # A date picked from the calendar applies at once.
         for name in ("date_from", "date_to"):
             self.vars[name].trace_add("write", lambda *_: self._date_picked())
+
+    def _cell(self, caption: str) -> ttk.Frame:
+        """A captioned cell of the flow; the widget goes in its row 1."""
+        cell = ttk.Frame(self.flow)
+        ttk.Label(cell, text=caption, style="Caption.TLabel", foreground=TONES["muted"]).grid(row=0, column=0, sticky="w")
+        self.flow.add(cell)
+        return cell
+
+    @property
+    def first_field(self) -> tk.Widget:
+        return self.branch_box
 
     def _date_picked(self) -> None:
         if not self._resetting and self.focus_get() not in (self.from_entry.entry, self.to_entry.entry):
@@ -84,23 +111,39 @@ class FilterBar(ttk.Frame):
         )
 
     def apply(self) -> None:
-        """Tell the window about the filter if it changed."""
+        """Tell the window about the filter if it changed, and name the dates' period."""
         wanted = self.read()
-        if wanted is not None and wanted != self.applied:
+        if wanted is None:
+            return
+        self._quietly("period", period_named(wanted.date_from, wanted.date_to, self.today()))
+        if wanted != self.applied:
             self.applied = wanted
             self.on_change(wanted)
 
-    def clear(self) -> None:
-        """Back to every sale."""
+    def choose_period(self, name: str) -> None:
+        """Fill From and To for a named period (or empty them for any time) and apply."""
+        if name in PERIODS:
+            first, last = period_range(name, self.today())
+            self._quietly("date_from", first.isoformat())
+            self._quietly("date_to", last.isoformat())
+        elif name == ANY_TIME:
+            self._quietly("date_from", "")
+            self._quietly("date_to", "")
+        self.apply()
+
+    def _quietly(self, name: str, value: str) -> None:
+        """Set a field without it applying the filter on its own."""
         self._resetting = True
         try:
-            self.vars["branch"].set(ALL_BRANCHES)
-            self.vars["region"].set(ALL_REGIONS)
-            self.vars["product"].set(ALL_PRODUCTS)
-            self.vars["date_from"].set("")
-            self.vars["date_to"].set("")
+            self.vars[name].set(value)
         finally:
             self._resetting = False
+
+    def clear(self) -> None:
+        """Back to every sale."""
+        for name, value in (("branch", ALL_BRANCHES), ("region", ALL_REGIONS), ("product", ALL_PRODUCTS),
+                            ("date_from", ""), ("date_to", "")):
+            self._quietly(name, value)
         self.apply()
 
     def choose_branch(self, code: str | None) -> None:
@@ -108,6 +151,11 @@ class FilterBar(ttk.Frame):
         label = next(label for label, c in self._branch_codes.items() if c == code)
         self.vars["branch"].set(label)
         self.apply()
+
+    def set_branches(self, branches: dict[str, str]) -> None:
+        """Offer these branches (code -> name), by name."""
+        self._branch_codes = branch_labels(branches)
+        self.branch_box.configure(values=list(self._branch_codes))
 
     def set_choices(self, choices: FilterChoices) -> None:
         """Offer the regions and products that exist."""

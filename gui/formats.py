@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from sqlalchemy.exc import DBAPIError
@@ -10,6 +11,23 @@ from sqlalchemy.exc import DBAPIError
 def money(value: Decimal | None) -> str:
     """12345.5 -> '12,345.50'; None -> an em dash."""
     return "—" if value is None else f"{value:,.2f}"
+
+
+def day_text(value: object) -> str:
+    """A date as YYYY-MM-DD; anything else a database handed over for a date (``'0000-00-00'``) as it is."""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+# Characters that would not show, or would turn the text around on screen: shown as a visible mark instead.
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def visible(text: object) -> str:
+    """Stored text as a table shows it: controls and direction overrides replaced by '�', so a row
+    written by plain SQL reads as what it holds."""
+    return _HIDDEN.sub("\ufffd", str(text))
 
 
 def whole(value: int | None) -> str:
@@ -54,11 +72,11 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def database_problem(exc: BaseException, office: str) -> str:
-    """A sentence for a failed database call; the detail is the server's own words, never a traceback."""
+def database_problem(exc: BaseException, office: str) -> tuple[str, str]:
+    """A sentence for a failed database call, and its technical cause: the server's own words, never a traceback."""
     if isinstance(exc, DBAPIError):
         orig = getattr(exc, "orig", None)
         args = getattr(orig, "args", None) or (str(exc).splitlines()[0],)
-        detail = str(args[-1])[:160]
-        return f"The {office} database is not answering ({detail})."
-    return f"Something went wrong talking to the {office} database ({exc.__class__.__name__}: {str(exc)[:160]})."
+        return f"The {office} database is not answering.", sentence(str(args[-1])[:200])
+    return (f"Something went wrong talking to the {office} database.",
+            f"{exc.__class__.__name__}: {str(exc)[:200]}")

@@ -1,8 +1,12 @@
 """The manager's window at the Head Office: every branch's sales, filling in live as the consumer applies them.
 
-It composes the consolidated sales (``SalesView``), the dead letters, the branch
-panel and the chart, and wires them to the consumer: the consumer's events come
-through a queue drained with ``after``, and every read runs in a worker thread.
+It composes the filter, the consolidated sales (``SalesView``), their subtotals
+(``SummaryView``), the dead letters, the branch panel and the chart, and wires
+them to the consumer: the consumer's events come through a queue drained with
+``after``, and every read runs in a worker thread.  Live refreshes wait longer
+while the reads they trigger are slow.
+
+Keys: F5 refreshes, Ctrl+F goes to the filter, Ctrl+E exports the tab shown.
 """
 from __future__ import annotations
 
@@ -15,24 +19,31 @@ from typing import Protocol
 
 from config import OfficeConfig
 from gui.app import run_window, window_engine
-from gui.background import EventPump, OneAtATime, Throttle, every, later, run_in_thread
+from gui.background import EventPump, Newest, OneAtATime, Throttle, backed_off, every, later, run_in_thread
 from gui.branch_panel import BranchPanel
 from gui.chart import SalesChart
 from gui.dead_letters import DeadLetterView
+from gui.filter_bar import FilterBar
 from gui.formats import database_problem, plural, sentence
+from gui.keys import bind_shortcuts, focus_and_select
+from gui.notice import Notice, Words
 from gui.sales_view import SalesView
-from gui.theme import BAR, TONES, paint
+from gui.summary_view import SummaryView
+from gui.sync_words import manager_words
+from gui.theme import BAR, TONES
 from gui.widgets import Banner, StatusBar
-from models.head_office_view import daily_totals, filter_choices, parked_dead_letters
+from models.head_office_view import SalesFilter, daily_totals, filter_choices, parked_dead_letters
 from sync import events as ev
 from sync.dead_letters import discard as discard_dead_letter
 from sync.status import branch_progress
 
-LIVE_DELAY_MS = 400         # rows applied -> the page re-read at most this late
-SUMMARY_DELAY_MS = 3000     # totals, chart and branch panel read a lot more, so less often
+LIVE_DELAY_MS = 400         # rows applied -> the page re-read at most this late (longer while reads are slow)
+SUMMARY_DELAY_MS = 3000     # totals, chart, subtotals and branch panel read a lot more, so less often
 SIDE_REFRESH_MS = 10_000    # branch panel and dead letters, even when nothing arrives
-SIDE_WIDTH = 340
-CONSUMER_WORDS = {ev.ONLINE: ("● Receiving", "good"), ev.OFFLINE: ("● Offline", "bad"), ev.STOPPED: ("● Stopped", "muted")}
+SIDE_SHARE, SIDE_LEAST, SIDE_MOST = 0.25, 256, 440   # the side panel's share of the width, in pixels at least/most
+CONSUMER_WORDS = {ev.ONLINE: ("● Receiving", "good"), ev.OFFLINE: ("● Not receiving", "warn"), ev.STOPPED: ("● Stopped", "muted")}
+KEYS_HINT = "F5 refresh · Ctrl+F filter · Ctrl+E export"
+SIDE_FIXED_HEIGHT, ROW_HEIGHT = 200, 28   # the side panel's titles and captions; a table row (roughly)
 
 
 class IntakeControl(Protocol):
@@ -47,11 +58,17 @@ def ask_yes_no(title: str, question: str) -> bool:
     return messagebox.askyesno(title, question, icon="warning", default="no")
 
 
+def side_width(window_width: int) -> int:
+    """How wide the side panel is in a window this wide."""
+    return max(SIDE_LEAST, min(SIDE_MOST, int(window_width * SIDE_SHARE)))
+
+
 class HeadOfficeWindow(ttk.Frame):
-    """The consolidated sales and dead letters on the left, the branches and a chart on the right.
+    """The filter, then the sales, their subtotals and the dead letters on the left; the branches and a chart
+    on the right.
 
     ``confirm(title, question) -> bool`` asks before a discard; tests replace it
-    (and ``sales.ask_export_path``) to answer without a dialog.
+    (and ``sales.ask_export_path``/``summary.ask_export_path``) to answer without a dialog.
     """
 
     def __init__(self, master: tk.Misc, cfg: OfficeConfig, consumer: IntakeControl, events: queue.Queue, engine=None):
@@ -60,30 +77,31 @@ class HeadOfficeWindow(ttk.Frame):
         self.engine = engine or window_engine(cfg.db_url)
         self.confirm: Callable[[str, str], bool] = ask_yes_no
         self.database_down = False
-        self._chart_job, self._panel_job, self._letters_job = OneAtATime(self), OneAtATime(self), OneAtATime(self)
+        self._consumer_notice = False   # the header says the consumer cannot receive
+        self.names: dict[str, str] = dict(cfg.branches)   # code -> name, completed from sync_branches
+        self._chart_job = Newest(self)
+        self._panel_job, self._letters_job = OneAtATime(self), OneAtATime(self)
         self.winfo_toplevel().title(f"{cfg.name} — Branch Sync")
 
         self._build_header().grid(row=0, column=0, sticky="ew")
         self.banner = Banner(self)
         self.banner.grid(row=1, column=0, sticky="ew")
         self.banner.hide()
-        body = ttk.Frame(self, padding=(20, 12, 20, 12))
-        body.grid(row=2, column=0, sticky="nsew")
-        self.notebook = ttk.Notebook(body)
-        self.notebook.grid(row=0, column=0, sticky="nsew")
-        self.sales = SalesView(self.notebook, self.engine, cfg.branches, say=self.say, problem=self._database_failed,
-                               answered=self._database_answered, on_filter=lambda _f: self.reload_chart())
-        self.notebook.add(self.sales, text="Sales")
-        self.dead_letters = DeadLetterView(self.notebook, self.retry_dead_letter, self.discard_dead_letter)
-        self.notebook.add(self.dead_letters, text="Dead letters")
-        self._build_side(body).grid(row=0, column=1, sticky="nsew", padx=(20, 0))
-        body.columnconfigure(0, weight=1)
-        body.rowconfigure(0, weight=1)
+        self.body = ttk.Frame(self, padding=(14, 10, 14, 10))
+        self.body.grid(row=2, column=0, sticky="nsew")
+        self._build_main(self.body).grid(row=0, column=0, sticky="nsew")
+        self.side = self._build_side(self.body)
+        self.side.grid(row=0, column=1, sticky="nsew", padx=(14, 0))
+        self.body.columnconfigure(0, weight=1)
+        self.body.rowconfigure(0, weight=1)
+        self.body.bind("<Configure>", lambda e: self._fit_side(e.width, e.height))
         self.status = StatusBar(self, ["consumer", "applied", "letters", "message"], stretch="message")
         self.status.grid(row=3, column=0, sticky="ew")
         self.status.set("consumer", "● Starting…", "muted")
         self.columnconfigure(0, weight=1)
         self.rowconfigure(2, weight=1)
+        bind_shortcuts(self, {"<F5>": self.refresh_all, "<Control-f>": self.find, "<Control-F>": self.find,
+                              "<Control-e>": self.export_shown, "<Control-E>": self.export_shown})
 
         self._live = Throttle(self, LIVE_DELAY_MS, self.sales.refresh)
         self._summaries = Throttle(self, SUMMARY_DELAY_MS, self.reload_summaries)
@@ -100,37 +118,76 @@ class HeadOfficeWindow(ttk.Frame):
         titles = ttk.Frame(bar, style="Bar.TFrame")
         titles.pack(side="left")
         ttk.Label(titles, text=self.cfg.name, style="Title.TLabel", background=BAR).pack(anchor="w")
-        ttk.Label(titles, text=f"Consolidated sales of {plural(len(self.cfg.branches), 'branch', 'branches')}",
+        ttk.Label(titles, text=f"Consolidated sales of {plural(len(self.cfg.branches), 'branch', 'branches')} · {KEYS_HINT}",
                   style="Caption.TLabel", background=BAR, foreground=TONES["muted"]).pack(anchor="w")
         self.sync_button = ttk.Button(bar, text="Sync now", style="Accent.TButton", command=self.sync_now)
         self.sync_button.pack(side="right")
-        self.message = ttk.Label(bar, style="Caption.TLabel", background=BAR, wraplength=520, justify="right")
-        self.message.pack(side="right", padx=12)
+        self.notice = Notice(bar, wraplength=460, background=BAR, frame_style="Bar.TFrame")
+        self.notice.pack(side="right", padx=12)
         return bar
 
+    @property
+    def message(self) -> ttk.Label:
+        """The sentence in the header."""
+        return self.notice.label
+
+    def _build_main(self, master: tk.Misc) -> ttk.Frame:
+        main = ttk.Frame(master)
+        self.filter_bar = FilterBar(main, self.names, self.set_filter)
+        self.filter_bar.grid(row=0, column=0, sticky="ew", pady=(0, 8))
+        self.notebook = ttk.Notebook(main)
+        self.notebook.grid(row=1, column=0, sticky="nsew")
+        self.sales = SalesView(self.notebook, self.engine, self.branch_name, say=self.say, problem=self._database_failed,
+                               answered=self._database_answered)
+        self.notebook.add(self.sales, text="Sales")
+        self.summary = SummaryView(self.notebook, self.engine, self.branch_name, say=self.say,
+                                   problem=self._database_failed, answered=self._database_answered)
+        self.notebook.add(self.summary, text="Subtotals")
+        self.dead_letters = DeadLetterView(self.notebook, self.retry_dead_letter, self.discard_dead_letter)
+        self.notebook.add(self.dead_letters, text="Dead letters")
+        self.notebook.bind("<<NotebookTabChanged>>", lambda e: self._tab_changed())
+        main.columnconfigure(0, weight=1)
+        main.rowconfigure(1, weight=1)
+        return main
+
     def _build_side(self, master: tk.Misc) -> ttk.Frame:
-        frame = ttk.Frame(master)
-        ttk.Label(frame, text="Branches", style="Section.TLabel").grid(row=0, column=0, sticky="w", pady=(4, 6))
+        frame = ttk.Frame(master, width=SIDE_LEAST)
+        frame.grid_propagate(False)   # as wide as _fit_side says, whatever its contents ask for
+        ttk.Label(frame, text="Branches", style="Section.TLabel").grid(row=0, column=0, sticky="w", pady=(4, 4))
         silent = dt.timedelta(minutes=self.cfg.silent_after_minutes)
         self.branch_panel = BranchPanel(frame, silent, rows=len(self.cfg.branches))
         self.branch_panel.grid(row=1, column=0, sticky="ew")
-        ttk.Label(frame, text=f"A branch is marked silent after {plural(self.cfg.silent_after_minutes, 'minute')} "
-                              "without a change applied.", style="Caption.TLabel", foreground=TONES["muted"],
-                  wraplength=SIDE_WIDTH).grid(row=2, column=0, sticky="w", pady=(4, 16))
-        ttk.Label(frame, text="Sales per day (Total)", style="Section.TLabel").grid(row=3, column=0, sticky="w", pady=(0, 6))
-        self.chart = SalesChart(frame, self.cfg.branches, width=SIDE_WIDTH)
+        self.silent_caption = ttk.Label(frame, text=f"Silent: no change applied for {plural(self.cfg.silent_after_minutes, 'minute')}.",
+                                        style="Caption.TLabel", foreground=TONES["muted"], wraplength=SIDE_LEAST)
+        self.silent_caption.grid(row=2, column=0, sticky="w", pady=(2, 10))
+        ttk.Label(frame, text="Total per day", style="Section.TLabel").grid(row=3, column=0, sticky="w", pady=(0, 2))
+        self.chart = SalesChart(frame, self.names, width=SIDE_LEAST, height=160)
         self.chart.grid(row=4, column=0, sticky="nsew")
-        frame.columnconfigure(0, weight=1, minsize=SIDE_WIDTH)
+        frame.columnconfigure(0, weight=1)
         frame.rowconfigure(4, weight=1)
         return frame
+
+    def _fit_side(self, body_width: int, body_height: int) -> None:
+        # Rows of the branch table: what the height leaves after the chart's fair share.
+        self.branch_panel.fit_rows((body_height - SIDE_FIXED_HEIGHT) // 2 // ROW_HEIGHT)
+        width = side_width(body_width)
+        if int(str(self.side.cget("width"))) != width:
+            self.side.configure(width=width)
+            self.silent_caption.configure(wraplength=width - 4)
+
+    def branch_name(self, code: str) -> str:
+        """A branch's name, or its code when the Head Office knows no name for it."""
+        return self.names.get(code) or code
 
     # ------------------------------------------------------------ engine events
     def handle_event(self, event: object) -> None:
         """React to one event from the consumer."""
         if isinstance(event, ev.RowsApplied):
             parts = [f"{event.upserts:,} saved"] + ([f"{event.deletes:,} deleted"] if event.deletes else [])
-            self.status.set("applied", f"Last applied {event.at:%H:%M:%S}: {event.branch}, {', '.join(parts)}")
+            self.status.set("applied", f"Last applied {event.at:%H:%M:%S}: {self.branch_name(event.branch)}, {', '.join(parts)}")
+            self._live.delay_ms = backed_off(LIVE_DELAY_MS, self.sales.last_read_seconds)
             self._live.poke()
+            self._summaries.delay_ms = backed_off(SUMMARY_DELAY_MS, self._slowest_summary_seconds())
             self._summaries.poke()
         elif isinstance(event, ev.DeadLettered):
             self.status.set("message", f"A message from {event.branch or 'an unknown sender'} was parked: "
@@ -139,23 +196,44 @@ class HeadOfficeWindow(ttk.Frame):
         elif isinstance(event, ev.ConsumerStatus):
             words, tone = CONSUMER_WORDS.get(event.state, (f"● {event.state.capitalize()}", "warn"))
             self.status.set("consumer", words, tone)
-            if event.error:
-                self.status.set("message", f"{event.at:%H:%M:%S} {sentence(event.error)}", "bad" if tone != "good" else "muted")
+            notice = manager_words(event)
+            if notice is not None:
+                self._consumer_notice = True
+                self.notice.show(notice)
+            elif event.state == ev.ONLINE and self._consumer_notice:
+                self._consumer_notice = False
+                self.notice.clear()       # receiving again: the worry is over
+
+    def _slowest_summary_seconds(self) -> float | None:
+        seconds = [s for s in (self.sales.totals_read_seconds, self._chart_job.last_seconds, self.summary.last_read_seconds)
+                   if s is not None]
+        return max(seconds, default=None)
 
     # ------------------------------------------------------------ reading
+    def set_filter(self, filt: SalesFilter) -> None:
+        """A new filter: every view follows it at once, marking its old figures as updating until then."""
+        self.sales.set_filter(filt)
+        self.chart.set_updating()
+        self.reload_chart()
+        self.summary.filter = filt
+        if self._summary_shown():
+            self.summary.reload()
+
     def reload_summaries(self) -> None:
-        """Re-read the totals line, the chart and the branch panel."""
+        """Re-read the totals line, the chart, the subtotals (when shown) and the branch panel."""
         self.sales.reload_totals()
         self.reload_chart()
+        if self._summary_shown():
+            self.summary.reload()
         self._panel_job.submit(lambda: branch_progress(self.engine), self._panel_loaded)
 
     def reload_chart(self) -> None:
-        """Re-read the chart for the sales filter."""
+        """Re-read the chart for the filter."""
         filt = self.sales.filter
 
         def done(ok: bool, value) -> None:
             if ok and filt == self.sales.filter:
-                self.chart.show(value)
+                self.chart.show(value, filtered=filt != SalesFilter())
 
         self._chart_job.submit(lambda: daily_totals(self.engine, filt), done)
 
@@ -164,11 +242,23 @@ class HeadOfficeWindow(ttk.Frame):
         self._panel_job.submit(lambda: branch_progress(self.engine), self._panel_loaded)
         self._letters_job.submit(lambda: (parked_dead_letters(self.engine), filter_choices(self.engine)), self._letters_loaded)
 
+    def refresh_all(self) -> None:
+        """F5: read everything on screen again now."""
+        self.sales.refresh()
+        self.reload_summaries()
+        self.reload_side()
+
     def _panel_loaded(self, ok: bool, value) -> None:
         if not ok:
             self._database_failed(value)
             return
         self._database_answered()
+        learned = {p.code: p.name for p in value if p.name and p.code not in self.names}
+        if learned:   # branches the Head Office knows beyond its configuration: name them everywhere
+            self.names.update(learned)
+            self.filter_bar.set_branches(self.names)
+            self.sales.redraw()
+            self.chart.draw()
         self.branch_panel.show(value)
 
     def _letters_loaded(self, ok: bool, value) -> None:
@@ -180,9 +270,27 @@ class HeadOfficeWindow(ttk.Frame):
         self.notebook.tab(self.dead_letters, text=f"Dead letters ({len(letters):,})" if letters else "Dead letters")
         self.status.set("letters", f"{plural(len(letters), 'dead letter')} parked" if letters else "No dead letters",
                         "bad" if letters else "normal")
-        self.sales.filter_bar.set_choices(choices)
+        self.filter_bar.set_choices(choices)
+
+    def _summary_shown(self) -> bool:
+        return self.notebook.select() == str(self.summary)
+
+    def _tab_changed(self) -> None:
+        if self._summary_shown() and self.summary.updating:
+            self.summary.reload()
 
     # ------------------------------------------------------------ actions
+    def find(self) -> None:
+        """Ctrl+F: to the first filter field."""
+        focus_and_select(self.filter_bar.first_field)
+
+    def export_shown(self) -> None:
+        """Ctrl+E: export what the tab shown holds (the sales, or the subtotals)."""
+        if self._summary_shown():
+            self.summary.export_csv()
+        elif self.notebook.select() == str(self.sales):
+            self.sales.export_csv()
+
     def sync_now(self) -> None:
         """Ask every connected branch to send what it has now."""
         self.consumer.request_sync()
@@ -214,14 +322,14 @@ class HeadOfficeWindow(ttk.Frame):
 
     def say(self, text: str, tone: str) -> None:
         """Show a sentence in the header, coloured by tone."""
-        self.message.configure(text=text)
-        paint(self.message, tone)
+        self.notice.show(Words(text, tone))
 
     # ------------------------------------------------------------ database health
     def _database_failed(self, exc: BaseException) -> None:
         self.database_down = True
-        self.banner.show(f"{database_problem(exc, self.cfg.name)} What is on screen may be out of date; "
-                         "it updates by itself when the database answers again.")
+        problem, cause = database_problem(exc, self.cfg.name)
+        self.banner.show(f"{problem} What is on screen may be out of date; it updates by itself when the database "
+                         "answers again.", cause)
 
     def _database_answered(self) -> None:
         if self.database_down:

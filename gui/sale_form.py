@@ -2,10 +2,13 @@
 
 The form checks a sale with ``models.sale.new_sale``, the very rules the Head
 Office applies, and computes amounts only through ``models.money.compute_line``.
+Products and regions are matched to the names already known without regard to
+case (``models.names``), and a new one is accepted only after asking once.
 It never touches the database: it hands a checked ``Sale`` to ``on_submit``.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import tkinter as tk
 from collections.abc import Callable
@@ -13,63 +16,91 @@ from decimal import Decimal
 from tkinter import ttk
 
 from gui.date_entry import DateEntry
-from gui.formats import money, sentence
+from gui.formats import day_text, money, sentence
+from gui.keys import focus_and_select
 from gui.theme import TONES
 from gui.widgets import LabelledField
 from models.branch_sales import PRODUCT_CATALOGUE, catalogue_cost
-from models.money import compute_line, parse_money
-from models.sale import Sale, SaleInvalid, new_sale
+from models.money import MAX_COST, compute_line, parse_money
+from models.names import known_spelling, merge_names
+from models.sale import QTY_MAX, Sale, SaleInvalid, new_sale
 
 FIELD_ORDER = ("sale_date", "region", "product", "qty", "cost")
 LABELS = {"sale_date": "Date", "region": "Region", "product": "Product", "qty": "Qty", "cost": "Cost"}
+HINT_NEW = "Enter saves · Esc clears · ↑/↓ change the date"
+HINT_EDIT = "Enter saves the changes · Esc cancels the edit"
+NAMED = {"product": "product", "region": "region"}  # fields whose names are matched to the known ones
+FIELD_WIDTH = 16   # characters: room for usual names, and the form leaves the table its room
 
 # on_submit(sale, id of the sale being edited or None for a new one)
 Submit = Callable[[Sale, int | None], None]
+# confirm(title, question) -> bool
+Confirm = Callable[[str, str], bool]
+
+
+def qty_unreadable(text: str) -> bool:
+    """Text that looks like digits yet is no whole number ('²', '--5'): the sale rules would fail on it with
+    Python's own words, so the form says it in a sentence instead."""
+    stripped = text.strip()
+    if not stripped.lstrip("-").isdigit():
+        return False
+    try:
+        int(stripped)
+    except ValueError:
+        return True
+    return False
 
 
 class SaleForm(ttk.Frame):
     """Date, Region, Product, Qty and Cost, then the computed amounts and Save.
 
     Enter anywhere in the form saves; Escape cancels an edit.  ``saved()`` clears
-    it for the next sale, keeping the date and region, with focus on Product.
+    it for the next sale, keeping the date and region (after an edit: the ones it
+    had before the edit), with focus on Product.  Every field the form puts the
+    cursor in has its text selected, so typing replaces it.
     """
 
-    def __init__(self, master: tk.Misc, tax_rate: Decimal, default_region: str, on_submit: Submit):
-        super().__init__(master, padding=(20, 16))
+    def __init__(self, master: tk.Misc, tax_rate: Decimal, default_region: str, on_submit: Submit,
+                 confirm: Confirm = lambda title, question: True):
+        super().__init__(master, padding=(16, 12))
         self.tax_rate = tax_rate
         self.on_submit = on_submit
+        self.confirm = confirm
         self.editing_id: int | None = None
+        self._before_edit: dict[str, str] | None = None   # date and region of the new sale an edit interrupted
+        self.known = {"product": list(PRODUCT_CATALOGUE), "region": [default_region]}
         self.vars = {name: tk.StringVar(self) for name in FIELD_ORDER}
         self.vars["sale_date"].set(dt.date.today().isoformat())
         self.vars["region"].set(default_region)
         self._previous_product = ""
 
         self.heading = ttk.Label(self, text="New sale", style="Section.TLabel")
-        self.heading.grid(row=0, column=0, sticky="w", pady=(0, 12))
+        self.heading.grid(row=0, column=0, sticky="w", pady=(0, 8))
         self.fields = {
-            "sale_date": LabelledField(self, "Date", lambda m: DateEntry(m, self.vars["sale_date"])),
-            "region": LabelledField(self, "Region", lambda m: ttk.Combobox(m, textvariable=self.vars["region"],
-                                                                           values=[default_region])),
+            "sale_date": LabelledField(self, "Date", lambda m: DateEntry(m, self.vars["sale_date"], width=11)),
+            "region": LabelledField(self, "Region", lambda m: ttk.Combobox(m, textvariable=self.vars["region"], width=FIELD_WIDTH,
+                                                                           values=self.known["region"])),
             "product": LabelledField(self, "Product", lambda m: ttk.Combobox(m, textvariable=self.vars["product"],
-                                                                             values=list(PRODUCT_CATALOGUE))),
-            "qty": LabelledField(self, "Qty", lambda m: ttk.Entry(m, textvariable=self.vars["qty"], justify="right")),
-            "cost": LabelledField(self, "Cost", lambda m: ttk.Entry(m, textvariable=self.vars["cost"], justify="right")),
+                                                                             width=FIELD_WIDTH, values=self.known["product"])),
+            "qty": LabelledField(self, "Qty", lambda m: ttk.Entry(m, textvariable=self.vars["qty"], justify="right",
+                                                                  width=FIELD_WIDTH)),
+            "cost": LabelledField(self, "Cost", lambda m: ttk.Entry(m, textvariable=self.vars["cost"], justify="right",
+                                                                    width=FIELD_WIDTH)),
         }
         for row, name in enumerate(FIELD_ORDER, start=1):
-            self.fields[name].grid(row=row, column=0, sticky="ew", pady=(0, 6))
+            self.fields[name].grid(row=row, column=0, sticky="ew", pady=(0, 8))
         self.inputs: dict[str, tk.Widget] = {name: field.input for name, field in self.fields.items()}
         self.inputs["sale_date"] = self.fields["sale_date"].input.entry
 
         self.amounts = self._build_amounts(row=len(FIELD_ORDER) + 1)
         buttons = ttk.Frame(self)
-        buttons.grid(row=len(FIELD_ORDER) + 2, column=0, sticky="ew", pady=(16, 0))
+        buttons.grid(row=len(FIELD_ORDER) + 2, column=0, sticky="ew", pady=(12, 0))
         self.save_button = ttk.Button(buttons, text="Save sale", style="Accent.TButton", command=self.submit)
         self.save_button.pack(side="left", fill="x", expand=True)
         self.clear_button = ttk.Button(buttons, text="Clear", command=self.cancel)
         self.clear_button.pack(side="left", padx=(8, 0))
-        ttk.Label(self, text="Enter saves · Esc clears · ↑/↓ change the date", style="Caption.TLabel",
-                  foreground=TONES["muted"]).grid(
-            row=len(FIELD_ORDER) + 3, column=0, sticky="w", pady=(10, 0))
+        self.hint = ttk.Label(self, text=HINT_NEW, style="Caption.TLabel", foreground=TONES["muted"])
+        self.hint.grid(row=len(FIELD_ORDER) + 3, column=0, sticky="w", pady=(8, 0))
         self.columnconfigure(0, weight=1)
 
         for widget in [*self.inputs.values(), self.save_button]:
@@ -89,9 +120,9 @@ class SaleForm(ttk.Frame):
         return self.fields["region"].input
 
     def _build_amounts(self, row: int) -> dict[str, ttk.Label]:
-        box = ttk.Frame(self, padding=(0, 10, 0, 0))
+        box = ttk.Frame(self, padding=(0, 6, 0, 0))
         box.grid(row=row, column=0, sticky="ew")
-        ttk.Separator(box).grid(row=0, column=0, columnspan=2, sticky="ew", pady=(0, 8))
+        ttk.Separator(box).grid(row=0, column=0, columnspan=2, sticky="ew", pady=(0, 6))
         labels = {}
         rate = (self.tax_rate * 100).normalize()
         for index, (name, title) in enumerate((("amt", "Amt"), ("tax", f"Tax ({rate:f}%)"), ("total", "Total")), start=1):
@@ -125,15 +156,18 @@ class SaleForm(ttk.Frame):
             self.amounts[name].configure(text=money(getattr(line, name)) if line else "—")
 
     def preview(self):
-        """Amt, Tax and Total for what is typed so far, or None while Qty or Cost is not a valid value."""
+        """Amt, Tax and Total for what is typed so far, or None while Qty or Cost is not a value a sale may have
+        (a Total too large to store is still shown: the sentence on saving says why it is refused)."""
         qty_text, cost_text = self.vars["qty"].get().strip(), self.vars["cost"].get().strip()
-        if not qty_text.isdigit() or int(qty_text) < 1:
+        if not qty_text.isdecimal() or len(qty_text) > len(str(QTY_MAX)) or not 1 <= int(qty_text) <= QTY_MAX:
             return None
         try:
             cost = parse_money(cost_text)
         except ValueError:
             return None
-        return compute_line(int(qty_text), cost, self.tax_rate) if cost >= 0 else None
+        if not 0 <= cost <= MAX_COST:
+            return None   # beyond any column: the sale is refused anyway, and the arithmetic would overflow
+        return compute_line(int(qty_text), cost, self.tax_rate)
 
     # ------------------------------------------------------------ saving
     def _on_enter(self, _event: tk.Event) -> str:
@@ -144,20 +178,50 @@ class SaleForm(ttk.Frame):
         """Check what is typed; show a sentence per wrong field, or hand the sale to on_submit."""
         if str(self.save_button.cget("state")) == "disabled":
             return  # a save is already on its way
+        typed = {name: self.vars[name].get() for name in FIELD_ORDER}
         try:
-            sale = new_sale(tax_rate=self.tax_rate, **{name: self.vars[name].get() for name in FIELD_ORDER})
+            sale = new_sale(tax_rate=self.tax_rate, **typed)
         except SaleInvalid as invalid:
-            self.show_errors(invalid.errors)
+            errors = dict(invalid.errors)
+            if qty_unreadable(typed["qty"]):
+                errors["qty"] = "Qty must be a whole number, like 12"
+            self.show_errors(errors)
             return
-        self.on_submit(sale, self.editing_id)
+        sale = self._with_known_names(sale)
+        if sale is not None:
+            self.on_submit(sale, self.editing_id)
+
+    def _with_known_names(self, sale: Sale) -> Sale | None:
+        """The sale with its product and region spelled as already known; None when the clerk declines a new name."""
+        spelled = {}
+        for field, word in NAMED.items():
+            typed = getattr(sale, field)
+            known = known_spelling(typed, self.known[field])
+            if known is None:
+                question = (f"“{typed}” is not a {word} this branch has used before.\n\n"
+                            f"Save the sale with “{typed}” as a new {word}?")
+                if not self.confirm(f"New {word}", question):
+                    self.show_errors({field: f"Check the {word}: choose one from the list, or confirm “{typed}” as a new one"})
+                    return None
+                self.add_known(field, [typed])
+                known = typed
+            spelled[field] = known
+            if known != self.vars[field].get():
+                self.vars[field].set(known)   # the clerk sees what is stored
+        return dataclasses.replace(sale, **spelled)
+
+    def add_known(self, field: str, names: list[str]) -> None:
+        """Add names to the known products or regions (the first spelling of a name stays)."""
+        self.known[field] = merge_names(self.known[field], names)
+        self.fields[field].input.configure(values=self.known[field])
 
     def show_errors(self, errors: dict[str, str]) -> None:
-        """Put each sentence beside its field and the cursor in the first wrong one."""
+        """Put each sentence beside its field and the cursor, text selected, in the first wrong one."""
         for name in FIELD_ORDER:
             self.fields[name].show_error(sentence(errors[name]) if name in errors else None)
         first = next((name for name in FIELD_ORDER if name in errors), None)
         if first:
-            self.inputs[first].focus_set()
+            focus_and_select(self.inputs[first])
 
     def error_for(self, name: str) -> str:
         """The sentence shown beside a field ('' when none)."""
@@ -169,7 +233,7 @@ class SaleForm(ttk.Frame):
         self.save_button.configure(state="disabled" if busy else "normal", text="Saving…" if busy else label)
 
     def saved(self) -> None:
-        """Ready for the next sale: keep Date and Region, empty the rest, focus Product."""
+        """Ready for the next sale: keep Date and Region (those from before an edit), empty the rest, focus Product."""
         self._leave_edit()
         for name in ("product", "qty", "cost"):
             self.vars[name].set("")
@@ -179,10 +243,16 @@ class SaleForm(ttk.Frame):
 
     # ------------------------------------------------------------ editing
     def edit(self, sale_id: int, sale: Sale) -> None:
-        """Load a saved sale into the form; Save then replaces it."""
+        """Load a saved sale into the form; Save then replaces it.
+
+        A stored value no sale may have (a row written by plain SQL) is shown as it
+        is, with its sentence beside it, so the clerk can correct it.
+        """
+        if self._before_edit is None:
+            self._before_edit = {name: self.vars[name].get() for name in ("sale_date", "region")}
         self.editing_id = sale_id
         self._previous_product = sale.product
-        values = {"sale_date": sale.sale_date.isoformat(), "region": sale.region, "product": sale.product,
+        values = {"sale_date": day_text(sale.sale_date), "region": sale.region, "product": sale.product,
                   "qty": str(sale.qty), "cost": str(sale.cost)}
         for name, value in values.items():
             self.vars[name].set(value)
@@ -191,7 +261,13 @@ class SaleForm(ttk.Frame):
         self.heading.configure(text=f"Editing sale #{sale_id}")
         self.save_button.configure(text="Save changes")
         self.clear_button.configure(text="Cancel")
-        self.inputs["qty"].focus_set()
+        self.hint.configure(text=HINT_EDIT)
+        try:
+            new_sale(tax_rate=self.tax_rate, **values)
+        except SaleInvalid as invalid:
+            self.show_errors(invalid.errors)
+            return
+        focus_and_select(self.inputs["qty"])
 
     def cancel(self) -> None:
         """Escape: leave an edit without saving, or clear a half-typed sale."""
@@ -199,9 +275,16 @@ class SaleForm(ttk.Frame):
 
     def _leave_edit(self) -> None:
         self.editing_id = None
+        if self._before_edit is not None:
+            for name, value in self._before_edit.items():
+                self.vars[name].set(value)
+            self._before_edit = None
         self.heading.configure(text="New sale")
         self.save_button.configure(text="Save sale")
         self.clear_button.configure(text="Clear")
+        self.hint.configure(text=HINT_NEW)
 
-    def set_regions(self, regions: list[str]) -> None:
-        self.region_box.configure(values=regions)
+    def set_known(self, products: list[str], regions: list[str]) -> None:
+        """Offer these products and regions (besides the catalogue and the office's region) and match to them."""
+        self.add_known("product", products)
+        self.add_known("region", regions)

@@ -66,6 +66,8 @@ def apply_theme(root: tk.Tk) -> None:
     style.configure("Amount.TLabel", font="SunValleyBodyStrongFont")
     style.configure("Caption.TLabel", font="SunValleyCaptionFont")
     style.configure("Icon.TButton", padding=(6, 2, 6, 3))
+    # A small flat button that reads like a link ("Details"), reachable with Tab like any button.
+    style.configure("Link.Toolbutton", font="SunValleyCaptionFont", foreground=TONES["busy"], padding=(4, 0))
     style.configure("Banner.TFrame", background=TINTS["bad"])
     style.configure("Bar.TFrame", background=BAR)
     root.option_add("*tearOff", False)

@@ -6,14 +6,16 @@ Office exactly like an insert, and nothing here touches the sync tables.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import String, and_, cast, delete, func, insert, or_, select, true, update
 from sqlalchemy.engine import Engine
 
+from models.names import merge_names
 from models.sale import FIELDS, Sale
-from models.schema import STATE_NAMES, bo_outbox, bo_sales
+from models.schema import PENDING, REJECTED, SENT, STATE_NAMES, bo_outbox, bo_sales
 
 # What the clerk can pick; choosing one fills its cost, which stays editable.
 PRODUCT_CATALOGUE: dict[str, Decimal] = {
@@ -28,15 +30,49 @@ PRODUCT_CATALOGUE: dict[str, Decimal] = {
 }
 
 _s = bo_sales.c
+_o = bo_outbox.c
+WAITING_STATES = (PENDING, SENT)  # not yet confirmed applied by the Head Office
 
 
 @dataclass(frozen=True)
 class BranchSale:
-    """One sale held by the branch, with the delivery state of its latest change."""
+    """One sale held by the branch, with the delivery state of its latest change.
+
+    ``sale`` holds the values as stored: a row written by plain SQL may carry
+    values no checked sale has (a ``'0000-00-00'`` date arrives as text).
+    """
 
     id: int
     sale: Sale
     sync_state: str | None  # 'pending', 'sent', 'applied', 'rejected'; None if never captured
+    refusal: str | None = None  # why the Head Office refused the latest change, when it did
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What has not reached the Head Office yet, counted as a clerk counts: sales, and deleted sales;
+    and the sales whose latest change the Head Office refused."""
+
+    sales: int
+    deletions: int
+    refused: int = 0
+
+
+@dataclass(frozen=True)
+class DayTakings:
+    """The sales dated one day: how many, and their totals (tax included) added up."""
+
+    day: dt.date
+    count: int
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class KnownNames:
+    """Products and regions this branch knows, each spelled once, the most used first."""
+
+    products: list[str]
+    regions: list[str]
 
 
 @dataclass(frozen=True)
@@ -87,37 +123,71 @@ def _matches(words: list[str]):
     return and_(true(), *clauses)
 
 
-def recent_sales(engine: Engine, text: str = "", limit: int = 500) -> SalesPage:
+def recent_sales(engine: Engine, text: str = "", limit: int = 500, waiting_only: bool = False) -> SalesPage:
     """The ``limit`` sales entered last that match the quick filter ``text``, newest first.
 
     Entry order rather than sale date: the sale a clerk has just typed, even a
-    back-dated one, is the one they look for at the top.
+    back-dated one, is the one they look for at the top.  ``waiting_only`` keeps
+    the sales with a change the Head Office has not confirmed yet.
     """
     condition = _matches(text.split())
+    if waiting_only:
+        condition = and_(condition, _s.id.in_(select(_o.sale_id).where(_o.state.in_(WAITING_STATES))))
     query = select(_s.id, *[_s[name] for name in FIELDS]).where(condition).order_by(_s.id.desc()).limit(limit)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
         matching = conn.execute(select(func.count()).select_from(bo_sales).where(condition)).scalar_one()
         states = _delivery_states(conn, [row.id for row in rows])
     return SalesPage(
-        rows=[BranchSale(row.id, Sale(*row[1:]), states.get(row.id)) for row in rows],
+        rows=[BranchSale(row.id, Sale(*row[1:]), *states.get(row.id, (None, None))) for row in rows],
         matching=matching,
     )
 
 
-def _delivery_states(conn, sale_ids: list[int]) -> dict[int, str]:
-    """The delivery state (pending, sent, applied, rejected) of each sale's latest change."""
+def _delivery_states(conn, sale_ids: list[int]) -> dict[int, tuple[str, str | None]]:
+    """The delivery state (pending, sent, applied, rejected) of each sale's latest change, and the refusal's reason."""
     if not sale_ids:
         return {}
-    _o = bo_outbox.c
     latest = (
         select(_o.sale_id, func.max(_o.seq).label("seq")).where(_o.sale_id.in_(sale_ids)).group_by(_o.sale_id).subquery()
     )
-    query = select(_o.sale_id, _o.state).join(latest, latest.c.seq == _o.seq)
-    return {sale_id: STATE_NAMES[state] for sale_id, state in conn.execute(query)}
+    query = select(_o.sale_id, _o.state, _o.note).join(latest, latest.c.seq == _o.seq)
+    return {sale_id: (STATE_NAMES.get(state, str(state)), note if state == REJECTED else None)
+            for sale_id, state, note in conn.execute(query)}
 
 
-def known_regions(engine: Engine, limit: int = 50) -> list[str]:
-    """Regions this branch has already used, for the form's list."""
+def waiting(engine: Engine) -> Waiting:
+    """How many sales, and deleted sales, have a change the Head Office has not confirmed yet, and how many
+    sales it refused (their latest change was rejected)."""
+    unconfirmed = select(_o.sale_id).where(_o.state.in_(WAITING_STATES)).distinct().subquery()
+    query = (
+        select(func.count(), func.count(_s.id))
+        .select_from(unconfirmed.outerjoin(bo_sales, _s.id == unconfirmed.c.sale_id))
+    )
+    later = bo_outbox.alias("later")
+    refused = select(func.count(_o.sale_id.distinct())).where(
+        _o.state == REJECTED, ~select(later.c.seq).where(later.c.sale_id == _o.sale_id, later.c.seq > _o.seq).exists())
     with engine.connect() as conn:
-        return list(conn.execute(select(_s.region).distinct().order_by(_s.region).limit(limit)).scalars())
+        changed, still_held = conn.execute(query).one()
+        refused_sales = conn.execute(refused).scalar_one()
+    return Waiting(sales=still_held, deletions=changed - still_held, refused=refused_sales)
+
+
+def day_takings(engine: Engine, day: dt.date) -> DayTakings:
+    """How many sales are dated ``day`` and their totals added up (tax included)."""
+    query = select(func.count(), func.coalesce(func.sum(_s.total), 0)).where(_s.sale_date == day)
+    with engine.connect() as conn:
+        count, total = conn.execute(query).one()
+    return DayTakings(day, count, Decimal(total))
+
+
+def _most_used(conn, column, limit: int) -> list[str]:
+    query = select(column).group_by(column).order_by(func.count().desc(), column).limit(limit)
+    return list(conn.execute(query).scalars())
+
+
+def known_names(engine: Engine, limit: int = 500) -> KnownNames:
+    """The catalogue's products and the products and regions this branch has used, each spelled once."""
+    with engine.connect() as conn:
+        products, regions = _most_used(conn, _s.product, limit), _most_used(conn, _s.region, limit)
+    return KnownNames(products=merge_names(PRODUCT_CATALOGUE, products), regions=merge_names(regions))

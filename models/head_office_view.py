@@ -8,23 +8,23 @@ bound parameter.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TextIO
 
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.engine import Engine
 
+from models.sale import DATE_MIN
 from models.schema import ho_dead_letters, ho_sales
 
 _h = ho_sales.c
 
 # Columns a manager can sort by; each is NOT NULL, so a (value, id) key always exists.
 SORT_COLUMNS = ("branch", "branch_sale_id", "sale_date", "region", "product", "qty", "cost", "amt", "tax", "total")
-CSV_HEADER = ("branch", "branch_sale_id", "sale_date", "region", "product", "qty", "cost", "amt", "tax", "total")
+# The fields of a row as the table shows them and an export writes them, in order.
+ROW_FIELDS = ("branch", "branch_sale_id", "sale_date", "region", "product", "qty", "cost", "amt", "tax", "total")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class SortOrder:
 
 @dataclass(frozen=True)
 class HeadOfficeSale:
-    """One row of the consolidated table."""
+    """One row of the consolidated table (``sale_date`` is text when the stored date is not a real day)."""
 
     id: int
     branch: str
@@ -128,6 +128,15 @@ class DailyTotal:
     branch: str
     day: dt.date
     total: Decimal
+
+
+@dataclass(frozen=True)
+class DailyTotals:
+    """The days a chart covers (``first`` to ``last``; None when nothing matches) and the totals in them."""
+
+    first: dt.date | None
+    last: dt.date | None
+    totals: list[DailyTotal]
 
 
 @dataclass(frozen=True)
@@ -216,10 +225,10 @@ def sales_totals(engine: Engine, filt: SalesFilter) -> Totals:
 
 
 def iter_filtered_rows(engine: Engine, filt: SalesFilter, order: SortOrder, batch: int = 2000) -> Iterator[tuple]:
-    """Every filtered row in ``order`` as CSV_HEADER tuples, streamed from the server in batches."""
+    """Every filtered row in ``order`` as ROW_FIELDS tuples, streamed from the server in batches."""
     column = _h[order.column]
     direction = (column.desc(), _h.id.desc()) if order.descending else (column.asc(), _h.id.asc())
-    query = select(*[_h[name] for name in CSV_HEADER]).where(filt.condition()).order_by(*direction)
+    query = select(*[_h[name] for name in ROW_FIELDS]).where(filt.condition()).order_by(*direction)
     with engine.connect() as conn:
         # stream_results uses an unbuffered server cursor: memory stays flat for a million rows.
         result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
@@ -227,35 +236,29 @@ def iter_filtered_rows(engine: Engine, filt: SalesFilter, order: SortOrder, batc
             yield from partition
 
 
-def write_csv(engine: Engine, filt: SalesFilter, order: SortOrder, out: TextIO) -> int:
-    """Write the filtered rows to ``out`` as CSV with a header line; returns the rows written.
+def daily_totals(engine: Engine, filt: SalesFilter, days: int = 30) -> DailyTotals:
+    """Total sales per branch per day over the last ``days`` days with sales that the filter reaches.
 
-    Money is written exactly as stored (12.95, never 12.950000001) and dates as YYYY-MM-DD.
+    The days end at the latest sale the filter matches and never start before its
+    From date.  Rows whose stored date is not a real day are left out.
     """
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    count = 0
-    for row in iter_filtered_rows(engine, filt, order):
-        writer.writerow([value.isoformat() if isinstance(value, dt.date) else value for value in row])
-        count += 1
-    return count
-
-
-def daily_totals(engine: Engine, filt: SalesFilter, days: int = 30) -> list[DailyTotal]:
-    """Total sales per branch per day over the last ``days`` days that the filter reaches."""
-    where = filt.condition()
+    where = and_(filt.condition(), _h.sale_date >= DATE_MIN)
     with engine.connect() as conn:
         last = conn.execute(select(func.max(_h.sale_date)).where(where)).scalar()
-        if last is None:
-            return []
+        if not isinstance(last, dt.date):
+            return DailyTotals(None, None, [])
         first = last - dt.timedelta(days=days - 1)
+        if filt.date_from is not None:
+            first = max(first, filt.date_from)
         query = (
             select(_h.branch, _h.sale_date, func.sum(_h.total))
             .where(where, _h.sale_date >= first)
             .group_by(_h.branch, _h.sale_date)
             .order_by(_h.sale_date, _h.branch)
         )
-        return [DailyTotal(branch, day, Decimal(total)) for branch, day, total in conn.execute(query)]
+        totals = [DailyTotal(branch, day, Decimal(total)) for branch, day, total in conn.execute(query)
+                  if isinstance(day, dt.date)]
+    return DailyTotals(first, last, totals)
 
 
 def _distinct_values(conn, column, limit: int) -> list[str]:

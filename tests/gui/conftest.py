@@ -153,11 +153,12 @@ def open_head_office_window(root, engine_threads):
     """Open the Head Office window in its own top-level, with its consumer running and no dialogs."""
     windows: list = []
 
-    def open_window(cfg) -> HeadOfficeWindow:
+    def open_window(cfg, size: str = "1280x800", consumer_cfg=None) -> HeadOfficeWindow:
+        """``consumer_cfg`` runs the consumer with other settings than the window (fewer branches, say)."""
         events: queue.Queue = queue.Queue()
-        consumer = IntakeConsumer(cfg, on_event=events.put)
+        consumer = IntakeConsumer(consumer_cfg or cfg, on_event=events.put)
         top = tk.Toplevel(root)
-        top.geometry("1280x800")
+        top.geometry(size)
         window = HeadOfficeWindow(top, cfg, consumer, events)
         window.pack(fill="both", expand=True)
         window.confirm = lambda title, question: True

@@ -1,4 +1,4 @@
-"""The queries under the Head Office window (no Tk here): seek paging, totals and daily sums against plain SQL."""
+"""The queries under the Head Office window (no Tk here): seek paging, totals, daily sums and subtotals against plain SQL."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,6 +17,7 @@ from models.head_office_view import (
     sales_page,
     sales_totals,
 )
+from models.summaries import Dimension, sales_summary
 from tests.gui.head_office_data import put_head_office_rows, query
 
 COLUMN_INDEX = {name: i + 1 for i, name in enumerate(SORT_COLUMNS)}  # query() rows start with the id
@@ -85,8 +86,44 @@ def test_totals_daily_sums_and_choices_match_plain_sql(offices, held):
         expected = conn.execute(text(
             "SELECT branch, sale_date, SUM(total) FROM sales WHERE sale_date >= "
             "(SELECT MAX(sale_date) FROM sales) - INTERVAL 6 DAY GROUP BY branch, sale_date ORDER BY sale_date, branch")).all()
-    assert [(d.branch, d.day, d.total) for d in days] == [tuple(r) for r in expected]
-    assert daily_totals(engine, SalesFilter(product="Nothing")) == []
+    assert [(d.branch, d.day, d.total) for d in days.totals] == [tuple(r) for r in expected]
+    assert (days.first, days.last) == (expected[0][1], expected[-1][1])
+    assert daily_totals(engine, SalesFilter(product="Nothing")).totals == []
+    # A From date inside the 30 days starts the chart there.
+    since = daily_totals(engine, SalesFilter(date_from=dt.date(2021, 5, 1)))
+    assert since.first == dt.date(2021, 5, 1) and min(d.day for d in since.totals) == dt.date(2021, 5, 1)
 
     choices = filter_choices(engine)
     assert choices.regions == ["East", "North", "West"] and choices.products == ["Paper", "Pens", "Toner"]
+
+
+@pytest.mark.parametrize("by", [
+    (Dimension.BRANCH,), (Dimension.REGION,), (Dimension.PRODUCT,), (Dimension.DAY,), (Dimension.MONTH,),
+    (Dimension.BRANCH, Dimension.PRODUCT), (Dimension.MONTH, Dimension.BRANCH), (Dimension.PRODUCT, Dimension.DAY),
+])
+def test_subtotals_equal_group_by_over_sales_for_every_grouping(offices, held, by):
+    engine = offices.engine("ho")
+    filt = SalesFilter(date_from=dt.date(2021, 4, 5), date_to=dt.date(2021, 5, 2))
+    where = "WHERE sale_date BETWEEN '2021-04-05' AND '2021-05-02'"
+    keys = {Dimension.BRANCH: "branch", Dimension.REGION: "region", Dimension.PRODUCT: "product", Dimension.DAY: "sale_date",
+            Dimension.MONTH: "DATE_FORMAT(sale_date, '%Y-%m')"}
+    sums = "COUNT(*), SUM(qty), SUM(amt), SUM(tax), SUM(total)"
+
+    def grouped(dimensions) -> list[tuple]:
+        cols = ", ".join(keys[d] for d in dimensions)
+        return query(offices, f"SELECT {cols}, {sums} FROM sales {where} GROUP BY {cols} ORDER BY {cols}")
+
+    summary = sales_summary(engine, filt, by)
+    as_tuples = lambda lines: [(*line.key, line.sales, line.qty, line.amt, line.tax, line.total) for line in lines]  # noqa: E731
+    assert as_tuples(summary.lines) == grouped(by) and not summary.truncated
+    assert as_tuples(summary.subtotals) == (grouped(by[:1]) if len(by) == 2 else [])
+    assert as_tuples([summary.total]) == query(offices, f"SELECT {sums} FROM sales {where}")
+    assert isinstance(summary.total.amt, Decimal)
+
+    cut = sales_summary(engine, filt, by, limit=1)
+    assert as_tuples(cut.lines) == grouped(by)[:1] and cut.truncated and cut.total == summary.total
+
+
+def test_subtotals_of_a_filter_that_matches_nothing_are_zero(offices, held):
+    summary = sales_summary(offices.engine("ho"), SalesFilter(product="Nothing"), (Dimension.BRANCH,))
+    assert summary.lines == [] and (summary.total.sales, summary.total.total) == (0, Decimal("0.00"))

@@ -2,42 +2,52 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
+from devtools.linkproxy import LinkProxy
 from gui.formats import money
+from gui.sync_words import NOT_RECEIVING
+from gui.theme import TONES
 from tests.gui.head_office_data import CSV_SQL, put_head_office_rows, query
 from tests.harness import insert_sales, publish_raw
 
 pytestmark = pytest.mark.gui
 
 
+NAMES = {"bo1": "East Branch", "bo2": "West Branch", "bo3": "North Branch"}
+CODES = {name: code for code, name in NAMES.items()}
+
+
 def shown_sale_ids(window) -> list[tuple[str, int]]:
+    """(branch code, sale number) of the rows shown; the table names the branch."""
     table = window.sales.table
-    return [(table.row_values(iid)[0], int(table.row_values(iid)[1])) for iid in table.visible_ids()]
+    return [(CODES[table.row_values(iid)[0]], int(table.row_values(iid)[1])) for iid in table.visible_ids()]
 
 
 def totals_text(rows: list[tuple]) -> str:
     qty = sum(r[5] for r in rows)
     amt, tax, total = (sum((r[i] for r in rows), Decimal("0.00")) for i in (7, 8, 9))
     count = f"{len(rows):,} row" + ("" if len(rows) == 1 else "s")
-    return f"Totals of {count}:   Qty {qty:,}   ·   Amt {money(amt)}   ·   Tax {money(tax)}   ·   Total {money(total)}"
+    return f"Totals of {count}:  ·  Qty {qty:,}  ·  Amt {money(amt)}  ·  Tax {money(tax)}  ·  Total {money(total)}"
 
 
 def test_filters_totals_and_csv_export_agree_with_the_database(offices, gui, open_head_office_window, tmp_path):
     put_head_office_rows(offices, 330)
     window = open_head_office_window(offices.ho)
-    bar = window.sales.filter_bar
+    bar = window.filter_bar
     everything = query(offices, CSV_SQL + " ORDER BY sale_date DESC, id DESC")
-    gui.wait_until(lambda: window.sales.totals_label.cget("text") == totals_text(everything), "the totals of every row")
+    gui.wait_until(lambda: window.sales.totals_text == totals_text(everything), "the totals of every row")
     gui.wait_until(lambda: shown_sale_ids(window) == [(r[0], r[1]) for r in everything[:200]], "the first page")
     assert window.sales.rows_label.cget("text") == "Rows 1–200 of 330"
 
     # Branch from its list, product typed then Enter, a date range typed.
-    bar.branch_box.current(2)   # West Branch (bo2)
+    bar.branch_box.current(bar.branch_box.cget("values").index("West Branch (bo2)"))
     bar.branch_box.event_generate("<<ComboboxSelected>>")
     gui.focus_window()
     bar.product_box.focus_set()
@@ -53,7 +63,7 @@ def test_filters_totals_and_csv_export_agree_with_the_database(offices, gui, ope
                                         "'2021-04-30' ORDER BY sale_date DESC, id DESC")
     assert 0 < len(expected) < 200
     gui.wait_until(lambda: shown_sale_ids(window) == [(r[0], r[1]) for r in expected], "the table to show the filtered rows")
-    gui.wait_until(lambda: window.sales.totals_label.cget("text") == totals_text(expected), "the totals of the filtered rows")
+    gui.wait_until(lambda: window.sales.totals_text == totals_text(expected), "the totals of the filtered rows")
     window.sales.ask_export_path = lambda: str(tmp_path / "filtered.csv")
     window.sales.export_button.invoke()
     gui.wait_until(lambda: window.message.cget("text").startswith("Exported"), "the export to finish")
@@ -72,9 +82,12 @@ def test_filters_totals_and_csv_export_agree_with_the_database(offices, gui, ope
     gui.wait_until(lambda: shown_sale_ids(window) == [(r[0], r[1]) for r in east[:110]], "the East rows sorted by total")
     window.sales.ask_export_path = lambda: str(tmp_path / "east.csv")
     window.sales.export_button.invoke()
+    progress = window.sales.export_progress           # a bar, a count and Cancel while it runs
+    assert progress.running and progress.winfo_manager() == "grid" and str(window.sales.export_button.cget("state")) == "disabled"
     gui.wait_until(lambda: window.message.cget("text") == f"Exported 110 rows to {tmp_path / 'east.csv'}.", "the export")
     assert read_csv(tmp_path / "east.csv") == [csv_row(r) for r in east]
     assert not (tmp_path / "east.csv.part").exists()
+    assert progress.winfo_manager() == "" and progress.label.cget("text") == "110 of 110 rows"
 
 
 def test_pages_move_through_a_large_result_in_database_order(offices, gui, open_head_office_window):
@@ -95,14 +108,17 @@ def test_pages_move_through_a_large_result_in_database_order(offices, gui, open_
 
 
 def read_csv(path) -> list[list[str]]:
-    with open(path, newline="", encoding="utf-8") as f:
+    """The rows of an export, after checking it opens as spreadsheets expect: a UTF-8 byte order mark and the
+    screen's column labels as its header."""
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    with open(path, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["branch", "branch_sale_id", "sale_date", "region", "product", "qty", "cost", "amt", "tax", "total"]
+    assert rows[0] == ["Branch", "Sale #", "Date", "Region", "Product", "Qty", "Cost", "Amt", "Tax", "Total"]
     return rows[1:]
 
 
 def csv_row(row: tuple) -> list[str]:
-    return [row[0], str(row[1]), row[2].isoformat(), row[3], row[4], str(row[5]), *(str(v) for v in row[6:])]
+    return [NAMES[row[0]], str(row[1]), row[2].isoformat(), row[3], row[4], str(row[5]), *(str(v) for v in row[6:])]
 
 
 def test_rows_fill_in_live_without_losing_the_managers_place_or_selection(
@@ -121,7 +137,7 @@ def test_rows_fill_in_live_without_losing_the_managers_place_or_selection(
     gui.wait_until(lambda: len(window.sales.table.visible_ids()) == 130, "the new rows to fill in without a click")
     assert window.sales.table.selected() == ids[80]
     assert window.sales.table.tree.identify_row(5) == top_before
-    gui.wait_until(lambda: window.sales.totals_label.cget("text").startswith("Totals of 130 rows"), "the totals to follow")
+    gui.wait_until(lambda: window.sales.totals_text.startswith("Totals of 130 rows"), "the totals to follow")
 
 
 def test_branch_panel_marks_a_branch_silent_for_too_long_and_the_chart_has_a_series_per_branch(
@@ -135,18 +151,19 @@ def test_branch_panel_marks_a_branch_silent_for_too_long_and_the_chart_has_a_ser
     gui.wait_until(lambda: panel.progress, "the branch panel to fill")
     assert panel.silent_branches() == ["bo2"]
     words = {iid: panel.table.row_values(iid) for iid in panel.table.visible_ids()}
-    assert words["bo2"][0] == "West Branch" and words["bo2"][1] == "20" and words["bo2"][3] == "⚠ silent 3 h"
-    assert words["bo1"][3] == "✓ 5 min ago"
-    assert words["bo3"][3] == "nothing yet"
+    assert words["bo2"] == ("West Branch", "20", "⚠ silent 3 h")
+    assert words["bo1"][2] == "✓ 5 min ago"
+    assert words["bo3"][2] == "nothing yet"
+    assert panel.summary.cget("text") == "3 branches · 1 silent"
     gui.wait_until(lambda: window.chart.drawn_series() == ["bo1", "bo2", "bo3"], "a chart series per branch")
 
     with offices.engine("ho").begin() as conn:
         conn.execute(text("UPDATE sync_branches SET alert = 'its database was replaced' WHERE code = 'bo3'"))
     window.reload_side()
     gui.wait_until(lambda: panel.alerts.cget("text") == "⚠ North Branch: Its database was replaced.", "the alert in words")
-    assert panel.table.row_values("bo3")[3] == "⚠ see below"
+    assert panel.table.row_values("bo3")[2] == "⚠ see below"
 
-    window.sales.filter_bar.choose_branch("bo3")
+    window.filter_bar.choose_branch("bo3")
     gui.wait_until(lambda: window.chart.drawn_series() == ["bo3"], "the chart to follow the filter")
 
 
@@ -196,3 +213,28 @@ def test_sync_now_at_the_head_office_asks_connected_branches_to_send(offices, gu
     head_office.sync_button.invoke()
     assert head_office.message.cget("text").startswith("Asked every connected branch")
     gui.wait_until(lambda: branch.sync_message.cget("text").startswith("Sync finished"), "the branch to answer the request")
+
+
+def test_a_consumer_that_cannot_reach_the_broker_is_said_calmly_with_the_cause_behind_details(
+        offices, gui, open_head_office_window):
+    with LinkProxy(("127.0.0.1", make_url(offices.amqp_url).port or 5672)) as link:
+        link.cut()
+        cfg = dataclasses.replace(offices.ho, amqp_urls=(f"amqp://guest:guest@127.0.0.1:{link.port}/%2F",))
+        window = open_head_office_window(cfg)
+        gui.wait_until(lambda: window.status.text("consumer") == "● Not receiving", "the consumer to be offline")
+        assert window.notice.text == NOT_RECEIVING and str(window.message.cget("foreground")) != TONES["bad"]
+        assert f"127.0.0.1:{link.port}" in window.notice.details and "amqp" not in window.notice.text.lower()
+        assert window.status.text("message") == ""
+        link.restore()
+        gui.wait_until(lambda: window.status.text("consumer") == "● Receiving", "the consumer to connect", timeout=45)
+        assert window.notice.text == ""
+
+
+def test_a_branch_known_to_the_head_office_but_not_configured_is_named_in_the_table_and_filter(
+        offices, gui, open_head_office_window):
+    put_head_office_rows(offices, 9)
+    cfg = dataclasses.replace(offices.ho, branches={"bo1": "East Branch", "bo2": "West Branch"})   # bo3 not configured
+    window = open_head_office_window(cfg, consumer_cfg=offices.ho)
+    gui.wait_until(lambda: "North Branch" in [window.sales.table.row_values(i)[0] for i in window.sales.table.visible_ids()],
+                   "bo3's rows to carry the name the Head Office holds for it")
+    assert "North Branch (bo3)" in window.filter_bar.branch_box.cget("values")

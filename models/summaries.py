@@ -1,0 +1,98 @@
+"""Subtotals of the consolidated sales: by branch, region, product, day or month, one level or two.
+
+``sales_summary(engine, filter, by)`` is the whole interface.  Today it groups
+``sales`` with GROUP BY; summary tables kept up to date by the consumer can
+answer the same call later, so nothing here promises how the sums are found.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from models.head_office_view import SalesFilter
+from models.schema import ho_sales
+
+_h = ho_sales.c
+
+
+class Dimension(enum.Enum):
+    """What sales can be grouped by."""
+
+    BRANCH = "branch"
+    REGION = "region"
+    PRODUCT = "product"
+    DAY = "day"
+    MONTH = "month"
+
+
+def _key_column(dimension: Dimension):
+    if dimension is Dimension.DAY:
+        return _h.sale_date
+    if dimension is Dimension.MONTH:
+        return func.date_format(_h.sale_date, "%Y-%m")   # '2021-04'; a zero date gives '0000-00'
+    return _h[dimension.value]
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    """The sales of one group: its key (one value per dimension grouped by), count and sums."""
+
+    key: tuple
+    sales: int
+    qty: int
+    amt: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Subtotals for a filter.
+
+    ``lines`` are the groups of every dimension in ``by`` (finest level), in key
+    order; with two dimensions ``subtotals`` are the groups of the first one.
+    ``total`` sums everything the filter matches.  ``truncated`` says ``lines``
+    stopped at the limit asked for (the subtotals and total are still complete).
+    """
+
+    by: tuple[Dimension, ...]
+    lines: list[SummaryLine]
+    subtotals: list[SummaryLine]
+    total: SummaryLine
+    truncated: bool
+
+
+def _grouped(conn, filt: SalesFilter, by: tuple[Dimension, ...], limit: int | None) -> list[SummaryLine]:
+    keys = [_key_column(d).label(f"k{i}") for i, d in enumerate(by)]
+    zero = Decimal("0.00")
+    query = select(
+        *keys, func.count(), func.coalesce(func.sum(_h.qty), 0), func.coalesce(func.sum(_h.amt), zero),
+        func.coalesce(func.sum(_h.tax), zero), func.coalesce(func.sum(_h.total), zero),
+    ).where(filt.condition())
+    if keys:
+        query = query.group_by(*keys).order_by(*keys)
+    if limit is not None:
+        query = query.limit(limit)
+    lines = []
+    for row in conn.execute(query):
+        *key, count, qty, amt, tax, total = row
+        lines.append(SummaryLine(tuple(key), count, int(qty), Decimal(amt), Decimal(tax), Decimal(total)))
+    return lines
+
+
+def sales_summary(engine: Engine, filt: SalesFilter, by: tuple[Dimension, ...], limit: int = 5000) -> Summary:
+    """Count and sums of the sales ``filt`` matches, grouped by one or two dimensions, with their subtotals.
+
+    At most ``limit`` finest-level lines are returned.
+    """
+    if not 1 <= len(by) <= 2 or len(set(by)) != len(by):
+        raise ValueError("group by one dimension, or two different ones")
+    with engine.connect() as conn:
+        lines = _grouped(conn, filt, by, limit + 1)
+        subtotals = _grouped(conn, filt, by[:1], None) if len(by) == 2 else []
+        (total,) = _grouped(conn, filt, (), None)
+    return Summary(by=by, lines=lines[:limit], subtotals=subtotals, total=total, truncated=len(lines) > limit)
