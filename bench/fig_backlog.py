@@ -40,6 +40,7 @@ class Drain:
     connect_seconds: float
     agent_cpu_seconds: float = 0.0  # CPU the branch agent processes used, in all
     head_office_cpu_seconds: float = 0.0  # CPU the Head Office consumer processes used meanwhile
+    started_at: float = 0.0  # Unix time the agents were told to go
 
     @property
     def cpu_us_per_row(self) -> tuple[float, float]:
@@ -72,7 +73,7 @@ def drain(offices: BenchOffices, ho_children: list, codes: list[str], rows: int,
         online = agents.online_times()
     connect = max(online) - started if len(online) == len(codes) else 0.0
     agent_cpu, head_cpu = (after - before for before, after in zip(cpu_before, cpu_after, strict=True))
-    return Drain(rows, finished - started, min(connect, finished - started), agent_cpu, head_cpu)
+    return Drain(rows, finished - started, min(connect, finished - started), agent_cpu, head_cpu, started)
 
 
 def run(size: Size, workdir: Path) -> dict:

@@ -34,12 +34,15 @@ def _measure_link(offices, ho, rate: int, rtt: float, code: str, rows: int, naiv
     with LinkProxy(("127.0.0.1", 5672), rate_bps=rate, rtt=rtt) as proxy:
         result = drain(offices, [ho], [code], rows, amqp_url=_url(proxy))
         up, down = proxy.bytes_up, proxy.bytes_down
+        # The link's use once connected: what crossed it after the agent came online (logins,
+        # declares and lanes opening are before), over the time from then to the last apply.
+        up_connected = proxy.bytes_up_since(result.started_at + result.connect_seconds)
         offices.reset()
-        proxy.bytes_up = proxy.bytes_down = 0
+        proxy.reset_counts()
         naive = measure_naive(offices, "b01", naive_seconds, amqp_url=_url(proxy))
         naive_bytes = (proxy.bytes_up + proxy.bytes_down) / max(naive["rows"], 1)
         offices.reset()
-    used = (up * 8 / (result.seconds - result.connect_seconds)) / rate
+    used = (up_connected * 8 / (result.seconds - result.connect_seconds)) / rate
     if used > 1.02:  # more than the link carries: the pacing is broken, not the engine fast
         raise RuntimeError(f"the link proxy carried {used:.2f} times its rate; this measurement is wrong")
     return {

@@ -91,6 +91,7 @@ class LinkProxy:
         self.rate_bps, self.rtt = rate_bps, rtt
         self.bytes_up = 0    # client -> server
         self.bytes_down = 0  # server -> client
+        self._up_log: list[tuple[float, int]] = []  # (Unix time, bytes_up so far), one entry per chunk
         self.connections = 0  # forwarded (accepted while the link was up)
         self._free_at = {"up": 0.0, "down": 0.0}  # when each direction of the link is next idle
         self._up = True
@@ -120,8 +121,20 @@ class LinkProxy:
         with self._lock:
             if direction == "up":
                 self.bytes_up += n
+                self._up_log.append((time.time(), self.bytes_up))
             else:
                 self.bytes_down += n
+
+    def bytes_up_since(self, moment: float) -> int:
+        """Bytes carried client -> server after ``moment`` (Unix time)."""
+        with self._lock:
+            before = max((total for at, total in self._up_log if at <= moment), default=0)
+            return self.bytes_up - before
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.bytes_up = self.bytes_down = 0
+            self._up_log.clear()
 
     def _accept(self) -> None:
         while not self._closed:

@@ -12,7 +12,6 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -102,10 +101,13 @@ class OfficeSet:
         return next(b for b in self.branches if b.code == code)
 
     def init(self):
-        """Create every database with its tables and capture triggers."""
-        init_database(self.ho)
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(init_database, self.branches))
+        """Create every database with its tables and capture triggers, one after the other.
+
+        (Side by side, threads once aborted the interpreter in a garbage collection inside
+        SQLAlchemy 2.1's compiled extensions while Alembic stamped another database.)
+        """
+        for cfg in [self.ho, *self.branches]:
+            init_database(cfg)
         return self
 
     def engine(self, code: str, **kw: Any) -> Engine:

@@ -13,10 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from models.money import MAX_AMOUNT, MAX_COST, compute_line
-from models.shape import FIELDS, SALE_SHAPE, check_count, check_date, check_money, check_text
+from models.shape import DATE_MIN, FIELDS, QTY_MAX, SALE_SHAPE, check_count, check_date, check_money, check_text
 
 TEXT_MAX = 64
-__all__ = ["FIELDS", "Sale", "SaleInvalid", "check_received", "new_sale"]
+__all__ = ["DATE_MIN", "FIELDS", "QTY_MAX", "TEXT_MAX", "Sale", "SaleInvalid", "check_received", "new_sale"]
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,11 @@ def new_sale(*, sale_date, region, product, qty, cost, tax_rate: Decimal) -> Sal
 
 
 def check_received(values: Mapping[str, Any]) -> Sale:
-    """Validate a sale as received from a branch; raise ValueError with the reason.
+    """Validate a sale as a branch holds it (Python values, or their text); raise ValueError with the reason.
 
     The branch computed Amt, Tax and Total; they must be consistent (Amt = Qty x Cost,
     Total = Amt + Tax, Tax between 0 and Amt) because the tax rate is the branch's.
     Text is kept exactly as the branch holds it: the Head Office never rewrites a value.
+    (Messages are checked by the same rules, more strictly typed, in SALE_SHAPE.from_wire.)
     """
-    return Sale.from_values(SALE_SHAPE.from_wire([values[name] for name in FIELDS]))
+    return Sale.from_values(SALE_SHAPE.from_wire(SALE_SHAPE.to_wire([values[name] for name in FIELDS])))

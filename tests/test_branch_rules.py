@@ -42,3 +42,14 @@ def test_a_row_written_with_checks_off_is_refused_by_the_head_office_and_the_rea
         refused = wait_for(lambda: Outbox(bo).refused(), 60, "the Head Office's refusal to reach the branch")
     ((sale_id, reason),) = refused
     assert sale_id == 1 and "control character" in reason
+
+
+def test_capture_refuses_a_zero_date_even_when_the_writer_switched_the_checks_off(offices):
+    # The triggers were created under a strict sql_mode, which they keep whatever the writer's.
+    with pytest.raises(DBAPIError):
+        with offices.engine("bo1").begin() as conn:
+            conn.execute(text("SET SESSION sql_mode = ''"))
+            conn.execute(text("SET SESSION check_constraint_checks = 0"))
+            conn.execute(text(INSERT), {**GOOD, "sale_date": "0000-00-00"})
+    with offices.engine("bo1").connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM sales")).scalar_one() == 0

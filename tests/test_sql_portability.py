@@ -22,13 +22,15 @@ What MySQL 8 deprecates but accepts, and what we decided:
   (deprecated in 8.0.17 / 8.0.28): refused; the tables use ``utf8mb4`` and plain types.
 - ``mysql_native_password`` (deprecated in 8.0.34, off by default in 8.4): a matter of
   the server's accounts, not of statements; PyMySQL speaks caching_sha2_password.
+- ``INSERT ... RETURNING``, which SQLAlchemy renders for MariaDB 10.5+ only (Alembic's
+  stamp of ``sync_schema_version``): a construct's MariaDB text is what MariaDB gets;
+  what MySQL 8 would get is its compiled form, which is read.
 """
 from __future__ import annotations
 
 import ast
 import dataclasses
 import datetime as dt
-import io
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -217,7 +219,7 @@ def representative_run(make_offices):
     branch_sales.update_sale(bo1, sale_id, dataclasses.replace(sale, qty=4, amt=Decimal("51.80"), tax=Decimal("3.63"),
                                                                total=Decimal("55.43")))
     branch_sales.recent_sales(bo1, "paper east")
-    branch_sales.known_regions(bo1)
+    branch_sales.known_names(bo1)
     for b in offices.branches:
         ids = insert_sales(offices.engine(b.code), 30, region=b.region)
         update_sale(offices.engine(b.code), ids[0], qty=9)
@@ -246,7 +248,7 @@ def representative_run(make_offices):
     head_office_view.daily_totals(ho, everything)
     head_office_view.filter_choices(ho)
     head_office_view.parked_dead_letters(ho)
-    head_office_view.write_csv(ho, everything, order, io.StringIO())
+    list(head_office_view.iter_filtered_rows(ho, everything, order))
 
 
 def test_every_statement_the_code_issues_is_accepted_by_mysql_8_and_mariadb(issued, make_offices):
@@ -256,7 +258,8 @@ def test_every_statement_the_code_issues_is_accepted_by_mysql_8_and_mariadb(issu
     for kind in ("CREATE DATABASE", "CREATE TABLE", "CREATE TRIGGER", "ON DUPLICATE KEY UPDATE", "FOR UPDATE",
                  "DELETE FROM", "UPDATE sync_outbox", "GROUP BY", "LIMIT", "sync_ledger", "sync_dead_letter_attempts"):
         assert any(kind in s for s in statements), f"the run issued no {kind} statement"
-    offenders = {" ".join(i.statement.split())[:160]: problems(i.statement) for i in issued}
+    # Text the code wrote is read as sent; a construct's is read as compiled for MySQL 8 below.
+    offenders = {" ".join(i.statement.split())[:160]: problems(i.statement) for i in issued if i.construct is None}
     assert {s: p for s, p in offenders.items() if p} == {}
     dialect = mysql8()
     as_mysql8 = {str(i.construct.compile(dialect=dialect)) for i in issued if i.construct is not None}

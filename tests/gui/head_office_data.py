@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from models.money import compute_line
-from models.schema import init_head_office_schema
+from models.setup import init_head_office_database
 
 RATE = Decimal("0.07")
 REGIONS = {"bo1": "East", "bo2": "West", "bo3": "North"}
@@ -46,7 +46,7 @@ TOWNS = ("Aberdeen", "Bristol", "Cardiff", "Derby", "Exeter", "Falkirk", "Glasgo
 def put_many_branches(offices, count: int, days: int = 40) -> dict[str, str]:
     """``count`` branches known to the Head Office (code -> name), each with a sale on each of ``days`` days."""
     names = {f"b{i:03}": f"{TOWNS[i % len(TOWNS)]} {i // len(TOWNS) + 1}" for i in range(count)}
-    init_head_office_schema(offices.engine("ho"), names)
+    init_head_office_database(offices.engine("ho"), names)
     rows = []
     for i, code in enumerate(names):
         for d in range(days):
