@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import String, and_, cast, delete, func, insert, or_, select, true, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from models.names import merge_names
+from models.rows import one, tuples
 from models.sale import FIELDS, Sale
 from models.schema import PENDING, REJECTED, SENT, STATE_NAMES, bo_outbox, bo_sales
 
@@ -29,7 +31,7 @@ PRODUCT_CATALOGUE: dict[str, Decimal] = {
     "Toner": Decimal("64.50"),
 }
 
-_s = bo_sales.c
+_bs = bo_sales.c
 _o = bo_outbox.c
 WAITING_STATES = (PENDING, SENT)  # not yet confirmed applied by the Head Office
 
@@ -92,33 +94,33 @@ def catalogue_cost(product: str) -> Decimal | None:
 def add_sale(engine: Engine, sale: Sale) -> int:
     """Insert a checked sale; returns its id."""
     with engine.begin() as conn:
-        return conn.execute(insert(bo_sales).values(**sale.as_row())).inserted_primary_key[0]
+        return int(conn.execute(insert(bo_sales).values(**sale.as_row())).inserted_primary_key[0])  # type: ignore[index]
 
 
 def update_sale(engine: Engine, sale_id: int, sale: Sale) -> bool:
     """Replace every value of a sale; False when it no longer exists."""
     with engine.begin() as conn:
-        return conn.execute(update(bo_sales).where(_s.id == sale_id).values(**sale.as_row())).rowcount > 0
+        return conn.execute(update(bo_sales).where(_bs.id == sale_id).values(**sale.as_row())).rowcount > 0
 
 
 def delete_sale(engine: Engine, sale_id: int) -> bool:
     """Delete a sale; False when it was already gone."""
     with engine.begin() as conn:
-        return conn.execute(delete(bo_sales).where(_s.id == sale_id)).rowcount > 0
+        return conn.execute(delete(bo_sales).where(_bs.id == sale_id)).rowcount > 0
 
 
-def _matches(words: list[str]):
+def _matches(words: list[str]) -> ColumnElement[bool]:
     """Every word must appear in the region, the product, the date or be the sale number."""
     clauses = []
     for word in words:
         folded = word.casefold()
         choices = [
-            func.lower(_s.region).contains(folded, autoescape=True),
-            func.lower(_s.product).contains(folded, autoescape=True),
-            cast(_s.sale_date, String).startswith(word, autoescape=True),
+            func.lower(_bs.region).contains(folded, autoescape=True),
+            func.lower(_bs.product).contains(folded, autoescape=True),
+            cast(_bs.sale_date, String).startswith(word, autoescape=True),
         ]
         if word.isdigit():
-            choices.append(_s.id == int(word))
+            choices.append(_bs.id == int(word))
         clauses.append(or_(*choices))
     return and_(true(), *clauses)
 
@@ -132,8 +134,8 @@ def recent_sales(engine: Engine, text: str = "", limit: int = 500, waiting_only:
     """
     condition = _matches(text.split())
     if waiting_only:
-        condition = and_(condition, _s.id.in_(select(_o.sale_id).where(_o.state.in_(WAITING_STATES))))
-    query = select(_s.id, *[_s[name] for name in FIELDS]).where(condition).order_by(_s.id.desc()).limit(limit)
+        condition = and_(condition, _bs.id.in_(select(_o.sale_id).where(_o.state.in_(WAITING_STATES))))
+    query = select(_bs.id, *[_bs[name] for name in FIELDS]).where(condition).order_by(_bs.id.desc()).limit(limit)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
         matching = conn.execute(select(func.count()).select_from(bo_sales).where(condition)).scalar_one()
@@ -144,7 +146,7 @@ def recent_sales(engine: Engine, text: str = "", limit: int = 500, waiting_only:
     )
 
 
-def _delivery_states(conn, sale_ids: list[int]) -> dict[int, tuple[str, str | None]]:
+def _delivery_states(conn: Connection, sale_ids: list[int]) -> dict[int, tuple[str, str | None]]:
     """The delivery state (pending, sent, applied, rejected) of each sale's latest change, and the refusal's reason."""
     if not sale_ids:
         return {}
@@ -153,7 +155,7 @@ def _delivery_states(conn, sale_ids: list[int]) -> dict[int, tuple[str, str | No
     )
     query = select(_o.sale_id, _o.state, _o.note).join(latest, latest.c.seq == _o.seq)
     return {sale_id: (STATE_NAMES.get(state, str(state)), note if state == REJECTED else None)
-            for sale_id, state, note in conn.execute(query)}
+            for sale_id, state, note in tuples(conn.execute(query))}
 
 
 def waiting(engine: Engine) -> Waiting:
@@ -161,8 +163,8 @@ def waiting(engine: Engine) -> Waiting:
     sales it refused (their latest change was rejected)."""
     unconfirmed = select(_o.sale_id).where(_o.state.in_(WAITING_STATES)).distinct().subquery()
     query = (
-        select(func.count(), func.count(_s.id))
-        .select_from(unconfirmed.outerjoin(bo_sales, _s.id == unconfirmed.c.sale_id))
+        select(func.count(), func.count(_bs.id))
+        .select_from(unconfirmed.outerjoin(bo_sales, _bs.id == unconfirmed.c.sale_id))
     )
     later = bo_outbox.alias("later")
     refused = select(func.count(_o.sale_id.distinct())).where(
@@ -175,13 +177,13 @@ def waiting(engine: Engine) -> Waiting:
 
 def day_takings(engine: Engine, day: dt.date) -> DayTakings:
     """How many sales are dated ``day`` and their totals added up (tax included)."""
-    query = select(func.count(), func.coalesce(func.sum(_s.total), 0)).where(_s.sale_date == day)
+    query = select(func.count(), func.coalesce(func.sum(_bs.total), 0)).where(_bs.sale_date == day)
     with engine.connect() as conn:
-        count, total = conn.execute(query).one()
+        count, total = one(conn.execute(query))
     return DayTakings(day, count, Decimal(total))
 
 
-def _most_used(conn, column, limit: int) -> list[str]:
+def _most_used(conn: Connection, column: ColumnElement[str], limit: int) -> list[str]:
     query = select(column).group_by(column).order_by(func.count().desc(), column).limit(limit)
     return list(conn.execute(query).scalars())
 
@@ -189,5 +191,5 @@ def _most_used(conn, column, limit: int) -> list[str]:
 def known_names(engine: Engine, limit: int = 500) -> KnownNames:
     """The catalogue's products and the products and regions this branch has used, each spelled once."""
     with engine.connect() as conn:
-        products, regions = _most_used(conn, _s.product, limit), _most_used(conn, _s.region, limit)
+        products, regions = _most_used(conn, _bs.product, limit), _most_used(conn, _bs.region, limit)
     return KnownNames(products=merge_names(PRODUCT_CATALOGUE, products), regions=merge_names(regions))

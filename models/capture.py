@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from models.rows import tuples
 from models.shape import SALE_SHAPE, RowShape
 
 STRICT_MODE = "STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
@@ -85,9 +86,9 @@ class CaptureHealth:
 
 
 def _triggers(conn: Connection) -> dict[str, tuple[str, str, str, str]]:
-    rows = conn.execute(text(
+    rows = tuples(conn.execute(text(
         "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_STATEMENT "
-        "FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()")).all()
+        "FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()")))
     return {name: (table, timing, event, body) for name, table, timing, event, body in rows}
 
 
@@ -103,29 +104,30 @@ def uncaptured_condition(shape: RowShape = SALE_SHAPE) -> str:
 
 
 def count_uncaptured(conn: Connection, shape: RowShape = SALE_SHAPE) -> int:
-    return conn.execute(text(
+    return int(conn.execute(text(
         f"SELECT COUNT(*) FROM sales s LEFT JOIN {_latest_changes(shape)} l ON l.sale_id = s.id "
-        f"WHERE {uncaptured_condition(shape)}")).scalar_one()
+        f"WHERE {uncaptured_condition(shape)}")).scalar_one())
 
 
 def count_vanished(conn: Connection, shape: RowShape = SALE_SHAPE) -> int:
-    return conn.execute(text(
+    return int(conn.execute(text(
         f"SELECT COUNT(*) FROM {_latest_changes(shape)} l LEFT JOIN sales s ON s.id = l.sale_id "
-        "WHERE l.op = 'u' AND s.id IS NULL")).scalar_one()
+        "WHERE l.op = 'u' AND s.id IS NULL")).scalar_one())
 
 
 def _highest_number(conn: Connection) -> int:
-    return conn.execute(text(
+    return int(conn.execute(text(
         "SELECT GREATEST(COALESCE((SELECT MAX(sale_id) FROM sync_outbox), 0), COALESCE((SELECT MAX(id) FROM sales), 0))"
-    )).scalar_one()
+    )).scalar_one())
 
 
 def _next_number(conn: Connection) -> int | None:
     """The sales table's next auto-increment value, as the server says it now."""
-    if not conn.dialect.is_mariadb:  # MySQL 8 caches these figures for a day unless told not to
+    if not getattr(conn.dialect, "is_mariadb", False):  # MySQL 8 caches these figures for a day unless told not to
         conn.execute(text("SET SESSION information_schema_stats_expiry = 0"))
-    return conn.execute(text("SELECT AUTO_INCREMENT FROM information_schema.TABLES "
-                             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sales'")).scalar()
+    following = conn.execute(text("SELECT AUTO_INCREMENT FROM information_schema.TABLES "
+                                  "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sales'")).scalar()
+    return None if following is None else int(following)
 
 
 def check_capture(engine: Engine, shape: RowShape = SALE_SHAPE) -> CaptureHealth:
@@ -201,7 +203,7 @@ def install_triggers(conn: Connection, shape: RowShape = SALE_SHAPE) -> list[str
     """Drop every capture trigger wherever it is and create the three on ``sales``, strictly."""
     for name in trigger_bodies(shape):
         conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
-    mode = conn.execute(text("SELECT @@SESSION.sql_mode")).scalar_one()
+    mode: str = conn.execute(text("SELECT @@SESSION.sql_mode")).scalar_one()
     conn.execute(text(f"SET SESSION sql_mode = '{STRICT_MODE}'"))  # stored with each trigger, used when it runs
     try:
         for name, (event, body) in trigger_bodies(shape).items():
@@ -243,7 +245,7 @@ def repair_capture(engine: Engine, vanished: Vanished | None = None, shape: RowS
 
 
 def _renumber_reused(conn: Connection, shape: RowShape) -> list[tuple[int, int]]:
-    reused = list(conn.execute(text(
+    reused: list[int] = list(conn.execute(text(
         f"SELECT s.id FROM sales s JOIN {_latest_changes(shape)} l ON l.sale_id = s.id "
         f"WHERE l.op IN ('u', 'x') AND NOT ({shape.same_values('l', 's')}) ORDER BY s.id")).scalars())
     following = _highest_number(conn) + 1

@@ -9,15 +9,18 @@ bound parameter.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, true
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
+from models.rows import one, tuples
 from models.sale import DATE_MIN
-from models.schema import ho_dead_letters, ho_sales
+from models.schema import ho_sales
 
 _h = ho_sales.c
 
@@ -37,9 +40,9 @@ class SalesFilter:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
 
-    def condition(self):
+    def condition(self) -> ColumnElement[bool]:
         """The WHERE clause for this filter."""
-        clauses = []
+        clauses: list[ColumnElement[bool]] = []
         for column, value in ((_h.branch, self.branch), (_h.region, self.region), (_h.product, self.product)):
             if value is not None:
                 clauses.append(column == value)
@@ -57,7 +60,7 @@ class SortOrder:
     column: str = "sale_date"
     descending: bool = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.column not in SORT_COLUMNS:
             raise ValueError(f"cannot sort by {self.column!r}; choose one of {', '.join(SORT_COLUMNS)}")
 
@@ -78,7 +81,7 @@ class HeadOfficeSale:
     tax: Decimal
     total: Decimal
 
-    def key(self, order: SortOrder) -> tuple:
+    def key(self, order: SortOrder) -> tuple[Any, int]:
         """Where this row sits in ``order``: (sort value, id)."""
         return getattr(self, order.column), self.id
 
@@ -92,9 +95,9 @@ class PagePosition:
     """
 
     kind: str = "first"
-    key: tuple | None = None
+    key: tuple[Any, int] | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.kind not in ("first", "last", "after", "before", "from"):
             raise ValueError(f"unknown page position {self.kind!r}")
         if (self.key is None) != (self.kind in ("first", "last")):
@@ -147,22 +150,10 @@ class FilterChoices:
     products: list[str]
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    """A message the Head Office could not apply, as the manager sees it."""
-
-    id: int
-    received_at: dt.datetime
-    branch: str | None
-    reason: str
-    message_id: str | None
-    state: str
-
-
 _ROW_COLUMNS = (_h.id, _h.branch, _h.branch_sale_id, _h.sale_date, _h.region, _h.product, _h.qty, _h.cost, _h.amt, _h.tax, _h.total)
 
 
-def _beyond(order_column, key: tuple, descending: bool, inclusive: bool):
+def _beyond(order_column: ColumnElement[Any], key: tuple[Any, int], descending: bool, inclusive: bool) -> ColumnElement[bool]:
     """Rows strictly past ``key`` when walking in the given direction (or at it, if inclusive).
 
     Written as ``col <= v AND (col < v OR id < i)`` rather than a row comparison
@@ -176,7 +167,8 @@ def _beyond(order_column, key: tuple, descending: bool, inclusive: bool):
     return and_(order_column >= value, or_(order_column > value, id_clause))
 
 
-def _walk(conn, where, order: SortOrder, descending: bool, key: tuple | None, inclusive: bool, limit: int) -> list:
+def _walk(conn: Connection, where: ColumnElement[bool], order: SortOrder, descending: bool, key: tuple[Any, int] | None,
+          inclusive: bool, limit: int) -> list[Any]:
     column = _h[order.column]
     query = select(*_ROW_COLUMNS).where(where)
     if key is not None:
@@ -185,7 +177,7 @@ def _walk(conn, where, order: SortOrder, descending: bool, key: tuple | None, in
         query = query.order_by(column.desc(), _h.id.desc())
     else:
         query = query.order_by(column.asc(), _h.id.asc())
-    return conn.execute(query.limit(limit)).all()
+    return list(conn.execute(query.limit(limit)).all())
 
 
 def sales_page(engine: Engine, filt: SalesFilter, order: SortOrder, position: PagePosition, size: int = 200) -> Page:
@@ -220,11 +212,11 @@ def sales_totals(engine: Engine, filt: SalesFilter) -> Totals:
         func.coalesce(func.sum(_h.tax), zero), func.coalesce(func.sum(_h.total), zero),
     ).where(filt.condition())
     with engine.connect() as conn:
-        rows, qty, amt, tax, total = conn.execute(query).one()
+        rows, qty, amt, tax, total = one(conn.execute(query))
     return Totals(rows=rows, qty=int(qty), amt=Decimal(amt), tax=Decimal(tax), total=Decimal(total))
 
 
-def iter_filtered_rows(engine: Engine, filt: SalesFilter, order: SortOrder, batch: int = 2000) -> Iterator[tuple]:
+def iter_filtered_rows(engine: Engine, filt: SalesFilter, order: SortOrder, batch: int = 2000) -> Iterator[Sequence[Any]]:
     """Every filtered row in ``order`` as ROW_FIELDS tuples, streamed from the server in batches."""
     column = _h[order.column]
     direction = (column.desc(), _h.id.desc()) if order.descending else (column.asc(), _h.id.asc())
@@ -256,12 +248,12 @@ def daily_totals(engine: Engine, filt: SalesFilter, days: int = 30) -> DailyTota
             .group_by(_h.branch, _h.sale_date)
             .order_by(_h.sale_date, _h.branch)
         )
-        totals = [DailyTotal(branch, day, Decimal(total)) for branch, day, total in conn.execute(query)
+        totals = [DailyTotal(branch, day, Decimal(total)) for branch, day, total in tuples(conn.execute(query))
                   if isinstance(day, dt.date)]
     return DailyTotals(first, last, totals)
 
 
-def _distinct_values(conn, column, limit: int) -> list[str]:
+def _distinct_values(conn: Connection, column: ColumnElement[str], limit: int) -> list[str]:
     """The distinct values of an indexed column, one index seek per value.
 
     SELECT DISTINCT reads the whole index (a million entries); asking for the next
@@ -283,16 +275,3 @@ def filter_choices(engine: Engine, limit: int = 200) -> FilterChoices:
     """The regions and products present at the Head Office, for the filter lists."""
     with engine.connect() as conn:
         return FilterChoices(_distinct_values(conn, _h.region, limit), _distinct_values(conn, _h.product, limit))
-
-
-def parked_dead_letters(engine: Engine, limit: int = 500) -> list[DeadLetter]:
-    """Dead letters waiting for the manager to retry or discard them, newest first."""
-    d = ho_dead_letters.c
-    query = (
-        select(d.id, d.received_at, d.branch, d.reason, d.message_id, d.state)
-        .where(d.state == "parked")
-        .order_by(d.id.desc())
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        return [DeadLetter(*row) for row in conn.execute(query)]

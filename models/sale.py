@@ -52,7 +52,7 @@ def _check_cost(value: object) -> Decimal:
     return check_money("Cost", value, MAX_COST)
 
 
-def new_sale(*, sale_date, region, product, qty, cost, tax_rate: Decimal) -> Sale:
+def new_sale(*, sale_date: object, region: object, product: object, qty: object, cost: object, tax_rate: Decimal) -> Sale:
     """Validate what a clerk (or a script) entered and compute Amt, Tax and Total.
 
     Surrounding spaces are trimmed.  Raises SaleInvalid naming every wrong field at once.

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -50,7 +51,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 
 from models.shape import SALE_SHAPE, RowShape, text_checks_sql
 
-TABLE_OPTS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+TABLE_OPTS: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 NOW6 = text("CURRENT_TIMESTAMP(6)")
 TS = DATETIME(fsp=6)
 LONG_BYTES = LargeBinary().with_variant(LONGBLOB(), "mysql")
@@ -243,7 +244,7 @@ _DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 ENGINE_TIMEOUTS = {"connect_timeout": 10, "read_timeout": 120, "write_timeout": 120}
 
 
-def make_engine(url: str | URL, **kw) -> Engine:
+def make_engine(url: str | URL, **kw: Any) -> Engine:
     """An engine for an office database; connections are checked before use."""
     kw["connect_args"] = {**ENGINE_TIMEOUTS, **kw.get("connect_args", {})}
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600, **kw)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Date, Integer, Numeric, String, cast
+from sqlalchemy import Column, Date, Integer, Numeric, String, Table, cast
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.money import MAX_AMOUNT, MAX_COST, parse_money
@@ -66,7 +66,7 @@ class Field:
     label: str
     width: int = 64
 
-    def column(self, nullable: bool = False) -> Column:
+    def column(self, nullable: bool = False) -> Column[Any]:
         return Column(self.name, _SQL_TYPES[self.kind](self.width), nullable=nullable)
 
     def check(self, value: object) -> object:
@@ -141,7 +141,7 @@ def check_count(label: str, value: object) -> int:
 
 def check_money(label: str, value: object, largest: Decimal) -> Decimal:
     try:
-        amount = parse_money(value)
+        amount = parse_money(value if isinstance(value, (str, Decimal, int)) else str(value))
     except ValueError as exc:
         raise ValueError(f"{label}: {exc}; write it like 12.95") from None
     if amount < 0:
@@ -176,7 +176,7 @@ class RowShape:
         return RowShape([*self.fields, *more], self._rules)
 
     # ------------------------------------------------------------ SQL
-    def columns(self, nullable: bool = False) -> list[Column]:
+    def columns(self, nullable: bool = False) -> list[Column[Any]]:
         """Fresh SQLAlchemy columns, for a table of its own."""
         return [f.column(nullable) for f in self.fields]
 
@@ -191,7 +191,7 @@ class RowShape:
         """SQL true when two rows hold the same values (NULL-safe), e.g. an outbox row and a sale."""
         return " AND ".join(f"{left}.{n} <=> {right}.{n}" for n in self.names)
 
-    def wire_select(self, table) -> list[ColumnElement]:
+    def wire_select(self, table: Table) -> list[ColumnElement[Any]]:
         """The table's columns as the wire carries them: dates and money as the server's text."""
         return [cast(table.c[f.name], String).label(f.name) if f.kind in _AS_TEXT_ON_THE_WIRE else table.c[f.name]
                 for f in self.fields]
@@ -219,7 +219,7 @@ class RowShape:
             self._rules(values)
         return values
 
-    def row(self, values: Mapping[str, Any]) -> tuple:
+    def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(values[name] for name in self.names)
 
     def headings(self) -> tuple[str, ...]:

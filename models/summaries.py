@@ -9,11 +9,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from models.head_office_view import SalesFilter
+from models.rows import tuples
 from models.schema import ho_sales
 
 _h = ho_sales.c
@@ -29,19 +32,20 @@ class Dimension(enum.Enum):
     MONTH = "month"
 
 
-def _key_column(dimension: Dimension):
+def _key_column(dimension: Dimension) -> ColumnElement[Any]:
     if dimension is Dimension.DAY:
         return _h.sale_date
     if dimension is Dimension.MONTH:
         return func.date_format(_h.sale_date, "%Y-%m")   # '2021-04'; a zero date gives '0000-00'
-    return _h[dimension.value]
+    column: ColumnElement[Any] = _h[dimension.value]
+    return column
 
 
 @dataclass(frozen=True)
 class SummaryLine:
     """The sales of one group: its key (one value per dimension grouped by), count and sums."""
 
-    key: tuple
+    key: tuple[Any, ...]
     sales: int
     qty: int
     amt: Decimal
@@ -66,7 +70,7 @@ class Summary:
     truncated: bool
 
 
-def _grouped(conn, filt: SalesFilter, by: tuple[Dimension, ...], limit: int | None) -> list[SummaryLine]:
+def _grouped(conn: Connection, filt: SalesFilter, by: tuple[Dimension, ...], limit: int | None) -> list[SummaryLine]:
     keys = [_key_column(d).label(f"k{i}") for i, d in enumerate(by)]
     zero = Decimal("0.00")
     query = select(
@@ -78,7 +82,7 @@ def _grouped(conn, filt: SalesFilter, by: tuple[Dimension, ...], limit: int | No
     if limit is not None:
         query = query.limit(limit)
     lines = []
-    for row in conn.execute(query):
+    for row in tuples(conn.execute(query)):
         *key, count, qty, amt, tax, total = row
         lines.append(SummaryLine(tuple(key), count, int(qty), Decimal(amt), Decimal(tax), Decimal(total)))
     return lines

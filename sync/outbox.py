@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Connection, Engine, Row
 
+from models.rows import tuples
 from models.schema import OutboxState, bo_outbox, bo_state
-from models.shape import SALE_SHAPE
+from models.shape import SALE_SHAPE, RowShape
 from sync.protocol import Receipt
 
 _o = bo_outbox.c
@@ -28,7 +30,12 @@ _SET_STATE = _state_row.on_duplicate_key_update(value=_state_row.inserted.value)
 # A change as it goes on the wire: the date and the money as the server's text
 # ('2021-04-29', '945.35': a DECIMAL's text keeps its scale), which is exactly what
 # the message carries: no date or Decimal objects are built only to be written back.
-_WIRE_COLUMNS = (_o.seq, _o.sale_id, _o.op, *SALE_SHAPE.wire_select(bo_outbox))
+def wire_columns(outbox: Table, shape: RowShape = SALE_SHAPE) -> list[ColumnElement[Any]]:
+    """What a change is read as from an outbox of ``shape``: seq, sale, op, then the shape's columns."""
+    return [outbox.c.seq, outbox.c.sale_id, outbox.c.op, *shape.wire_select(outbox)]
+
+
+_WIRE_COLUMNS = wire_columns(bo_outbox)
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ class Outbox:
         with self.engine.connect() as conn:
             return conn.execute(select(bo_state.c.value).where(bo_state.c.name == name)).scalar()
 
-    def pending_batch(self, limit: int, after_seq: int = 0) -> list[Row]:
+    def pending_batch(self, limit: int, after_seq: int = 0) -> list[Row[Any]]:
         """Up to ``limit`` pending changes with seq above ``after_seq``, in seq order.
 
         Reads by state rather than by a high-water mark: a change whose transaction
@@ -68,7 +75,7 @@ class Outbox:
         with self.engine.connect() as conn:
             return list(conn.execute(query).all())
 
-    def unconfirmed_batch(self, sent_before: dt.datetime, limit: int, after_seq: int = 0) -> list[Row]:
+    def unconfirmed_batch(self, sent_before: dt.datetime, limit: int, after_seq: int = 0) -> list[Row[Any]]:
         """Changes sent before ``sent_before`` and never receipted, to send again."""
         query = (select(*_WIRE_COLUMNS)
                  .where(_o.state == OutboxState.SENT, _o.seq > after_seq, _o.sent_at < sent_before)
@@ -133,8 +140,8 @@ class Outbox:
     def history_problem(self) -> str | None:
         """Why this database's history is not the one the Head Office holds, in words, or None."""
         with self.engine.connect() as conn:
-            facts = dict(conn.execute(select(bo_state.c.name, bo_state.c.value)
-                                      .where(bo_state.c.name.in_(["ho_alert", "ho_held"]))).all())
+            facts: dict[str, str | None] = dict(tuples(conn.execute(select(bo_state.c.name, bo_state.c.value)
+                                      .where(bo_state.c.name.in_(["ho_alert", "ho_held"])))))
             written = int(conn.execute(select(func.coalesce(func.max(_o.seq), 0))).scalar_one())
         if facts.get("ho_alert"):
             return f"The Head Office holds this branch back: {facts['ho_alert']}"
@@ -151,11 +158,12 @@ class Outbox:
         query = (select(_o.sale_id, _o.note).join(latest, latest.c.seq == _o.seq)
                  .where(_o.state == OutboxState.REJECTED).order_by(_o.sale_id))
         with self.engine.connect() as conn:
-            return [(int(s), n or "") for s, n in conn.execute(query)]
+            return [(int(s), n or "") for s, n in tuples(conn.execute(query))]
 
     def counts(self) -> OutboxCounts:
         with self.engine.connect() as conn:
-            rows = dict(conn.execute(select(_o.state, func.count()).group_by(_o.state)).all())
+            by_state = tuples(conn.execute(select(_o.state, func.count()).group_by(_o.state)))
+            rows: dict[int, int] = {int(state): int(n) for state, n in by_state}
             last = conn.execute(select(bo_state.c.value).where(bo_state.c.name == "last_sync_at")).scalar()
         return OutboxCounts(
             pending=rows.get(OutboxState.PENDING, 0), sent=rows.get(OutboxState.SENT, 0),

@@ -21,7 +21,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 VERSION_TABLE = "sync_schema_version"
 _ONE_AT_A_TIME = threading.Lock()
@@ -61,7 +61,7 @@ class SchemaStatus:
         return None
 
 
-def _config(role: Role, connection=None) -> Config:
+def _config(role: Role, connection: Connection | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE / role.value))
     cfg.attributes["connection"] = connection
