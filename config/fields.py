@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 CODE = re.compile(r"[a-z][a-z0-9_]{0,15}")
 _WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
@@ -83,7 +83,7 @@ def as_int(low: int, high: int) -> Parser:
             raise fail(source, key, f"must be a whole number, got {value!r}")
         if not low <= value <= high:
             raise fail(source, key, f"must be between {low} and {high}, got {value}")
-        return value
+        return int(value)
     return parse
 
 
@@ -186,7 +186,7 @@ def as_amqp_urls(source: str, key: str, value: Any) -> tuple[str, ...]:
     return tuple(urls)
 
 
-def _split(source: str, key: str, url: str):
+def _split(source: str, key: str, url: str) -> SplitResult:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - reading it is the check: a port that is not a number raises

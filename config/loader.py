@@ -42,12 +42,22 @@ def load_office(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     path = Path(path)
     source = str(path)
     raw = _read(path)
-    role = f.as_choice("branch", "head_office")(source, "role", raw.get("role")) if "role" in raw else None
-    if role is None:
+    if "role" not in raw:
         raise ConfigError(f"{source}: 'role' is missing; every office file needs role, code, name, db_url and amqp_urls.")
+    role = f.as_choice("branch", "head_office")(source, "role", raw["role"])
     keys = {**COMMON, **ROLE_KEYS[role]}
+    values = {**_from_file(source, raw, role, keys), **_from_environment(environ, keys)}
+    parsed = {key: keys[key](where, key, _expanded(where, key, value, environ)) for key, (where, value) in values.items()}
+    _check_complete(source, role, parsed)
+    if role == "head_office" and "branches" not in parsed:
+        parsed["branches"] = discover_branches(path.parent, path)
+    _fill_passwords(source, parsed)
+    return CLASSES[role](source=source, **parsed)
+
+
+def _from_file(source: str, raw: dict[str, Any], role: str, keys: dict[str, f.Parser]) -> dict[str, tuple[str, Any]]:
     other = "head_office" if role == "branch" else "branch"
-    values: dict[str, tuple[str, Any]] = {}
+    values = {}
     for key, value in raw.items():
         key = ALIASES.get(key, key)
         if key in ROLE_KEYS[other]:
@@ -56,26 +66,35 @@ def load_office(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         if key not in keys:
             raise ConfigError(f"{source}: unknown key '{key}'; known keys are {', '.join(sorted(keys))}.")
         values[key] = (source, value)
+    return values
+
+
+def _from_environment(environ: Mapping[str, str], keys: dict[str, f.Parser]) -> dict[str, tuple[str, Any]]:
+    """SYNC_<KEY> variables of this office's keys (one meant for the other kind of office is not its business)."""
+    values = {}
     for env_key, value in environ.items():
         key = ALIASES.get(env_key[5:].lower(), env_key[5:].lower()) if env_key.startswith("SYNC_") else ""
-        if key in keys:  # a variable meant for the other kind of office is not this one's business
+        if key in keys:
             values[key] = (f"environment variable {env_key}", value)
-    parsed = {key: keys[key](where, key, _expanded(where, key, value, environ)) for key, (where, value) in values.items()}
+    return values
+
+
+def _check_complete(source: str, role: str, parsed: dict[str, Any]) -> None:
     for key in ("code", "name", "db_url", "amqp_urls", *REQUIRED[role]):
         if key not in parsed:
             what = "every office file needs role, code, name, db_url and amqp_urls" if key in COMMON else \
                 "a branch needs its default region and its tax rate"
             raise ConfigError(f"{source}: '{key}' is missing; {what}.")
-    if role == "head_office" and "branches" not in parsed:
-        parsed["branches"] = discover_branches(path.parent, path)
     if parsed.get("backoff_initial_seconds", 0.5) > parsed.get("backoff_max_seconds", 60.0):
         raise ConfigError(f"{source}: 'backoff_initial_seconds' must not exceed 'backoff_max_seconds'.")
+
+
+def _fill_passwords(source: str, parsed: dict[str, Any]) -> None:
     if parsed.get("amqp_password_file"):
         parsed["amqp_urls"] = tuple(f.with_password(u, parsed["amqp_password_file"], source, "amqp_password_file")
                                     for u in parsed["amqp_urls"])
     if parsed.get("db_password_file"):
         parsed["db_url"] = f.with_password(parsed["db_url"], parsed["db_password_file"], source, "db_password_file")
-    return CLASSES[role](source=source, **parsed)
 
 
 def _expanded(where: str, key: str, value: Any, environ: Mapping[str, str]) -> Any:

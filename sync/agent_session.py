@@ -12,8 +12,9 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pika
 
@@ -78,6 +79,11 @@ class BranchSession:
         self._reported: CaptureHealth | None = None
         self._alert: str | None = None
         self._lanes: Lanes | None = None
+        # What to do with each type of message on the branch's queue (acked once its handler returns),
+        # and what to tell the Head Office after each pass; a feature adds its own.
+        self.handlers: dict[type, Callable[[Any], None]] = {protocol.SyncRequest: self._sync_requested,
+                                                             protocol.Receipt: self._record_receipt}
+        self.reporters: list[Callable[[], None]] = [self.send_report]
 
     # ------------------------------------------------------------ the session
     def open(self) -> None:
@@ -100,7 +106,8 @@ class BranchSession:
             set_state(LinkState.ONLINE)
             while not self.stopping.is_set():
                 result = self.drain(progress=self.asked)
-                self.send_report()
+                for report in self.reporters:
+                    report()
                 if self.asked:
                     self.emit(events.SyncFinished(self.cfg.code, result.sent, result.resent))
                     self.asked = False
@@ -124,7 +131,8 @@ class BranchSession:
         try:
             self.open()
             result = self.drain(progress=False)
-            self.send_report()
+            for report in self.reporters:
+                report()
             self.await_receipts(receipt_wait)
             return result
         finally:
@@ -169,7 +177,7 @@ class BranchSession:
         result.resent = self._resend_unreceipted()
         return result
 
-    def _messages(self, rows: list) -> list[Message]:
+    def _messages(self, rows: Sequence[Sequence[Any]]) -> list[Message]:
         """``rows`` as one message, or several when one would be larger than any reader accepts."""
         try:
             body, seqs = protocol.encode_changes(self.cfg.code, self.outbox.origin(), rows, self.outbox.high_water(),
@@ -225,9 +233,27 @@ class BranchSession:
             if not self.outbox.awaiting_receipts():
                 return
 
-    def _on_control(self, _channel, method, properties, body) -> None:
+    def _on_control(self, _channel: Any, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
         # pika calls this from inside process_data_events; the work happens after.
         self._controls.append((method.delivery_tag, properties, body))
+
+    def _sync_requested(self, _request: protocol.SyncRequest) -> None:
+        self.log.info("the Head Office asked for a sync")
+        self.wakeup.ask()
+
+    def _record_receipt(self, receipt: protocol.Receipt) -> None:
+        if receipt.origin is not None and receipt.origin != self.outbox.origin():
+            # Another history's changes (a copy of this database, or this one before `rejoin`).
+            self.log.warning("ignored a receipt for database %s, not this one", receipt.origin)
+            return
+        applied = self.outbox.record_receipt(receipt)
+        for seq, reason in receipt.rejected:
+            self.log.error("the Head Office refused change %d: %s", seq, reason)
+        self.emit(events.ReceiptsRecorded(self.cfg.code, applied, len(receipt.rejected)))
+        alert = self.outbox.history_problem()
+        if alert != self._alert:
+            self._alert = alert
+            self.emit(events.HeadOfficeAlert(self.cfg.code, alert))
 
     def handle_controls(self) -> None:
         while self._controls:
@@ -240,21 +266,7 @@ class BranchSession:
                 self.channel.basic_nack(tag, requeue=False)  # dead-lettered by the queue, recorded at the HO
                 self._controls.pop(0)
                 continue
-            if isinstance(message, protocol.SyncRequest):
-                self.log.info("the Head Office asked for a sync")
-                self.wakeup.ask()
-            elif message.origin is not None and message.origin != self.outbox.origin():
-                # Another history's changes (a copy of this database, or this one before `rejoin`).
-                self.log.warning("ignored a receipt for database %s, not this one", message.origin)
-            else:
-                applied = self.outbox.record_receipt(message)
-                for seq, reason in message.rejected:
-                    self.log.error("the Head Office refused change %d: %s", seq, reason)
-                self.emit(events.ReceiptsRecorded(self.cfg.code, applied, len(message.rejected)))
-                alert = self.outbox.history_problem()
-                if alert != self._alert:
-                    self._alert = alert
-                    self.emit(events.HeadOfficeAlert(self.cfg.code, alert))
+            self.handlers[type(message)](message)
             self.channel.basic_ack(tag)
             self._controls.pop(0)
 

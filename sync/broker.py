@@ -21,6 +21,7 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass
+from typing import Any
 
 import pika
 
@@ -81,9 +82,9 @@ class Names:
         return None
 
 
-def _arguments(cfg: OfficeConfig, dead_letter_to: tuple[str, str] | None) -> dict:
+def _arguments(cfg: OfficeConfig, dead_letter_to: tuple[str, str] | None) -> dict[str, Any]:
     """Queue arguments; quorum queues count deliveries and park what keeps failing."""
-    args: dict = {}
+    args: dict[str, Any] = {}
     if cfg.queue_type == "quorum":
         args["x-queue-type"] = "quorum"
     if dead_letter_to is not None:
@@ -100,7 +101,7 @@ def _arguments(cfg: OfficeConfig, dead_letter_to: tuple[str, str] | None) -> dic
     return args
 
 
-def declare_topology(channel, cfg: OfficeConfig, branches: list[str]) -> Names:
+def declare_topology(channel: Any, cfg: OfficeConfig, branches: list[str]) -> Names:
     """Declare exchanges, queues and bindings (idempotent) for ``branches``.
 
     The Head Office declares all of it; a branch (``declare_topology = true``, where it
@@ -133,7 +134,7 @@ def declare_topology(channel, cfg: OfficeConfig, branches: list[str]) -> Names:
     return names
 
 
-def queue_policies(cfg: HeadOfficeConfig) -> dict[str, tuple[str, dict]]:
+def queue_policies(cfg: HeadOfficeConfig) -> dict[str, tuple[str, dict[str, Any]]]:
     """name -> (queue pattern, definition): each branch's bounded share of the broker, set by provision."""
     p = re.escape(cfg.topology_prefix)
     bounded = {"max-length-bytes": cfg.branch_queue_max_mb * 1024 * 1024, "overflow": "reject-publish"}
@@ -224,7 +225,7 @@ def describe(exc: BaseException) -> str:
         if inner:
             exc = inner[-1]
         elif isinstance(getattr(exc, "exception", None), BaseException):
-            exc = exc.exception
+            exc = exc.exception  # type: ignore[attr-defined]  # pika keeps the cause there
         elif exc.args and isinstance(exc.args[0], BaseException):
             exc = exc.args[0]
         else:
@@ -258,10 +259,10 @@ def session_failure(exc: BaseException) -> LinkDown:
 
 def login_of(url: str) -> str:
     """The user name an AMQP URL logs in as (pika's default is guest)."""
-    return pika.URLParameters(url).credentials.username
+    return str(pika.URLParameters(url).credentials.username)
 
 
-def close_quietly(connection) -> None:
+def close_quietly(connection: Any) -> None:
     """Close a connection that may already be gone; there is nothing to report if it is."""
     try:
         if connection.is_open:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from models.rows import tuples
 from models.schema import LetterState, ho_dead_letter_attempts, ho_dead_letters
 from sync.protocol import MAX_WIRE_BYTES
 from sync.senders import Sender
@@ -89,7 +90,7 @@ def park(conn: Connection, letter: Letter) -> int:
     if len(body) > MAX_RECORDED_BODY:
         reason += f" [body of {len(body):,} bytes: only its first {KEPT_OF_A_LARGER_BODY:,} are kept here]"
         body = body[:KEPT_OF_A_LARGER_BODY]
-    letter_id = conn.execute(insert(ho_dead_letters).values(
+    letter_id = conn.execute(insert(ho_dead_letters).values(  # type: ignore[index]
         fingerprint=mark, branch=_short(letter.branch, 64), publisher=_short(letter.sender.publisher, 255),
         queue=_short(letter.sender.queue, 255), claimed_branch=_short(letter.claimed_branch, 64), reason=reason,
         message_id=_short(letter.message_id, 255), properties=letter.properties, body=body, body_bytes=len(letter.body),
@@ -114,7 +115,7 @@ def parked(engine: Engine, limit: int = 500) -> list[DeadLetter]:
                     _d.state, _d.attempts)
              .where(_d.state == LetterState.PARKED).order_by(_d.id.desc()).limit(limit))
     with engine.connect() as conn:
-        return [DeadLetter(*row) for row in conn.execute(query)]
+        return [DeadLetter(*row) for row in tuples(conn.execute(query))]
 
 
 def count_parked(conn: Connection, branch: str | None = None) -> int:
@@ -155,8 +156,8 @@ def discard(engine: Engine, letter_id: int) -> bool:
 
 def parked_of(conn: Connection, branch: str) -> list[tuple[int, bytes, str]]:
     """(id, body, properties) of a branch's parked letters, oldest first."""
-    return [(int(i), bytes(b), p) for i, b, p in conn.execute(
-        select(_d.id, _d.body, _d.properties).where(_d.branch == branch, _d.state == LetterState.PARKED).order_by(_d.id))]
+    return [(int(i), bytes(b), p) for i, b, p in tuples(conn.execute(
+        select(_d.id, _d.body, _d.properties).where(_d.branch == branch, _d.state == LetterState.PARKED).order_by(_d.id)))]
 
 
 def queue_retries(conn: Connection, letter_ids: list[int]) -> None:

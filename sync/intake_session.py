@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import pika
 
@@ -105,7 +106,7 @@ class HeadOfficeSession:
         tags.append(self.channel.basic_consume(own, on_message_callback=partial(self._collect, own)))
         self.consumers[branch] = tags
 
-    def _collect(self, queue: str, _channel, method, properties, body) -> None:
+    def _collect(self, queue: str, _channel: Any, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
         # Called inside process_data_events; the work is done outside it.
         self.inbox[queue].append(_Raw(method.delivery_tag, queue, properties, body))
 
@@ -155,8 +156,9 @@ class HeadOfficeSession:
         except Exception:  # the worker could not even park: end the session; the broker redelivers
             self.log.exception("the consumer's database work failed")
             raise
-        for branch, body, version in outcome.receipts:
-            self.publisher.basic_publish(self.names.receipts_exchange, branch, body, protocol.receipt_properties(version))
+        for publication in outcome.publications:
+            self.publisher.basic_publish(publication.exchange, publication.routing_key, publication.body,
+                                         publication.properties)
         for tag in outcome.acks:
             self.channel.basic_ack(tag)
         for event in outcome.events:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import pika
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
@@ -47,12 +48,22 @@ class Delivery:
     body: bytes
 
 
+@dataclass(frozen=True)
+class Publication:
+    """A message the session publishes (with a confirm) once the group is committed."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    properties: pika.BasicProperties
+
+
 @dataclass
 class GroupOutcome:
     """What the session does once the group is committed: publish, ack, tell."""
 
     acks: list[int] = field(default_factory=list)
-    receipts: list[tuple[str, bytes, int]] = field(default_factory=list)  # (branch, body, version)
+    publications: list[Publication] = field(default_factory=list)
     events: list[events.Event] = field(default_factory=list)
     over_quota: set[str] = field(default_factory=set)  # branches whose queues to pause
     within_quota: set[str] = field(default_factory=set)  # paused branches to read again
@@ -60,7 +71,7 @@ class GroupOutcome:
 
     def merge(self, other: GroupOutcome) -> GroupOutcome:
         self.acks += other.acks
-        self.receipts += other.receipts
+        self.publications += other.publications
         self.events += other.events
         self.over_quota |= other.over_quota
         self.within_quota |= other.within_quota
@@ -74,7 +85,7 @@ class _Plan:
     sender: Sender
     claimed: str | None = None
     batch: ChangeBatch | None = None
-    report: Report | None = None
+    message: object | None = None  # any other message a branch sends (a Report, ...), for its handler
     refusal: str | None = None  # park the message with this reason
     impostor: bool = False  # it spoke for a branch other than its sender's
 
@@ -89,6 +100,8 @@ class HeadOfficeWork:
         self.log = logging.getLogger(f"sync.{cfg.code}")
         self._on_wait, self._on_recover = on_wait, on_recover
         self._backoff = Backoff(cfg.backoff_initial_seconds, min(cfg.backoff_max_seconds, 30))
+        # What to do with each kind of message a branch sends besides its changes (applied in batches).
+        self.handlers: dict[type, Callable[[Connection, object, GroupOutcome], None]] = {Report: self._record_report}
 
     def _in_transaction(self, work: Callable[[Connection], T]) -> T:
         return run_waiting(self.engine, work, stopping=self.stopping, backoff=self._backoff,
@@ -113,7 +126,7 @@ class HeadOfficeWork:
                 return outcome
             plan = plans[0]
             self.log.error("could not apply message %s: %s; it is parked", plan.delivery.envelope.message_id, exc)
-            plan.batch, plan.report = None, None
+            plan.batch, plan.message = None, None
             plan.refusal = f"the Head Office could not apply it: {unexpected(exc).detail}"
             return self._in_transaction(lambda conn: self._commit(conn, [plan]))
 
@@ -135,32 +148,33 @@ class HeadOfficeWork:
         plan.refusal = impostor(sender, self.cfg, message.branch)
         plan.impostor = plan.refusal is not None
         if plan.refusal is None:
-            if isinstance(message, Report):
-                plan.report = message
-            else:
+            if isinstance(message, ChangeBatch):
                 plan.batch = message
+            else:
+                plan.message = message
         return plan
 
     def _commit(self, conn: Connection, plans: list[_Plan], retry_of: int | None = None) -> GroupOutcome:
+        """Park the refused, hand other messages to their handlers, apply the changes; returns what follows."""
         outcome = GroupOutcome(acks=[p.delivery.tag for p in plans if p.delivery.tag is not None])
         for plan in plans:
             if plan.refusal:
                 self._park(conn, plan, plan.delivery.body, plan.refusal, outcome, retry_of)
-            elif plan.report:
-                _record_report(conn, plan.report)
-                outcome.events.append(events.BranchReported(plan.report.branch, plan.report.capture_ok))
-        batches = [p for p in plans if p.batch is not None]
-        if not batches:
-            return outcome
-        applied = apply_changes(conn, [p.batch for p in batches if p.batch])
-        refused = {id(batch): reason for batch, reason in applied.refused}
+            elif plan.message is not None:
+                self.handlers[type(plan.message)](conn, plan.message, outcome)
+        changes = [p for p in plans if p.batch is not None]
+        if changes:
+            self._apply(conn, changes, outcome, retry_of)
+        return outcome
+
+    def _apply(self, conn: Connection, plans: list[_Plan], outcome: GroupOutcome, retry_of: int | None) -> None:
+        batches = [p.batch for p in plans if p.batch is not None]
+        applied = apply_changes(conn, batches)
         replies: dict[tuple[str, int, str], tuple[list[int], list[tuple[int | None, str]]]] = defaultdict(lambda: ([], []))
-        for plan in batches:
-            batch = plan.batch
-            assert batch is not None
+        for position, (plan, batch) in enumerate(zip(plans, batches, strict=True)):
             version = min(plan.delivery.envelope.accepts, protocol.VERSION)
             applied_seqs, rejected = replies[(batch.branch, version, batch.origin)]
-            why = refused.get(id(batch))
+            why = applied.refused.get(position)
             if why:
                 self._park(conn, plan, plan.delivery.body, why, outcome, retry_of)
                 rejected += [(c.seq, why) for c in batch.changes] + [(s, why) for s, _r, _x in batch.rejected]
@@ -172,14 +186,21 @@ class HeadOfficeWork:
         for (branch, version, origin), (applied_seqs, rejected) in replies.items():
             result = applied.results.get(branch)
             alert = applied.alerts.get(branch) or _alert_of(conn, branch)
-            held = result.held if result else None
-            body = protocol.encode_receipt(branch, applied_seqs, rejected, held, alert, version, origin)
-            outcome.receipts.append((branch, body, version))
+            body = protocol.encode_receipt(branch, applied_seqs, rejected, result.held if result else None, alert, version,
+                                           origin)
+            outcome.publications.append(Publication(self.names.receipts_exchange, branch, body,
+                                                    protocol.receipt_properties(version)))
         for branch, result in applied.results.items():
             self.log.info("applied %d change(s) from %s: %d upserted, %d deleted, %d already held",
                           len(result.seqs), branch, result.upserts, result.deletes, result.stale)
             outcome.events.append(events.RowsApplied(branch, result.upserts, result.deletes, result.stale))
-        return outcome
+
+    def _record_report(self, conn: Connection, report: object, outcome: GroupOutcome) -> None:
+        assert isinstance(report, Report)
+        conn.execute(update(ho_branches).where(ho_branches.c.code == report.branch).values(
+            reported_at=dt.datetime.now(), capture_ok=report.capture_ok, capture_problem=report.capture_problem,
+            pending_reported=report.pending))
+        outcome.events.append(events.BranchReported(report.branch, report.capture_ok))
 
     def _park(self, conn: Connection, plan: _Plan, body: bytes, reason: str, outcome: GroupOutcome,
               retry_of: int | None = None) -> int:
@@ -233,12 +254,6 @@ class HeadOfficeWork:
         """Whether a paused ``branch`` has room for dead letters again (then its queues are read again)."""
         left = self._in_transaction(lambda conn: dead_letters.count_parked(conn, branch) < self.cfg.dead_letter_quota)
         return GroupOutcome(within_quota={branch} if left else set())
-
-
-def _record_report(conn: Connection, report: Report) -> None:
-    conn.execute(update(ho_branches).where(ho_branches.c.code == report.branch).values(
-        reported_at=dt.datetime.now(), capture_ok=report.capture_ok, capture_problem=report.capture_problem,
-        pending_reported=report.pending))
 
 
 def _alert_of(conn: Connection, branch: str) -> str | None:

@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import pika
 
@@ -99,7 +100,7 @@ class _Lane(threading.Thread):
 class Lanes:
     """Up to ``width`` messages in flight on lanes of their own, or one at a time on ``channel``."""
 
-    def __init__(self, cfg: OfficeConfig, start: int, width: int, channel, log: logging.Logger):
+    def __init__(self, cfg: OfficeConfig, start: int, width: int, channel: Any, log: logging.Logger):
         self.channel, self.log = channel, log
         self._results: queue.Queue[tuple[_Lane | None, Confirmed]] = queue.Queue()
         self._all = [_Lane(cfg, start, n, self._results, log) for n in range(width)] if width > 1 else []  # type: ignore[arg-type]

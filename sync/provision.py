@@ -37,13 +37,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import re
 import secrets
-import signal
-import subprocess
 import sys
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,31 +51,14 @@ import pika
 
 from config import HeadOfficeConfig, OfficeConfig, redact_url
 from sync.broker import Names, close_quietly, connect, declare_topology, describe, queue_policies
-from sync.failures import LinkDown
+from sync.failures import ExitCode, LinkDown
+from sync.rabbitmqctl import Grant, ProvisionError, Rabbitmqctl
 
 DEFAULT_VHOST = "branch_sync"
 DEFAULT_SECRETS_DIR = Path("~/.config/branch-sync/secrets")
 REPOSITORY = Path(__file__).resolve().parent.parent
-EXIT_CONFIG, EXIT_BROKER = 2, 3  # as bo_app.py: a configuration problem, a broker that cannot be reached
 OUR_TAG = "branch-sync"  # marks the users provision created, the only ones it changes
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024  # above the largest real message (sync.protocol.limits.MAX_WIRE_BYTES)
-
-
-class ProvisionError(Exception):
-    """Provisioning stopped; the message is one sentence saying why and what to do."""
-
-    def __init__(self, message: str, exit_code: int = EXIT_BROKER):
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-@dataclass(frozen=True)
-class Grant:
-    """RabbitMQ permissions on one virtual host: three regular expressions over resource names."""
-
-    configure: str
-    write: str
-    read: str
 
 
 def grants(cfg: HeadOfficeConfig) -> dict[str, Grant]:
@@ -98,7 +79,7 @@ def password_variable(login: str) -> str:
     return f"SYNC_PASSWORD_{login.upper()}"
 
 
-def secret_file(secrets_dir: str | os.PathLike, login: str) -> Path:
+def secret_file(secrets_dir: str | os.PathLike[str], login: str) -> Path:
     """Where ``login``'s password is kept, for that office's ``amqp_password_file``."""
     return Path(secrets_dir).expanduser() / f"amqp-{login}"
 
@@ -110,109 +91,6 @@ def office_url(url: str, login: str, password: str | None, vhost: str) -> str:
     credentials = quote(login, safe="") + (f":{quote(password, safe='')}" if password is not None else "")
     netloc = f"{credentials}@{host}" + (f":{parts.port}" if parts.port else "")
     return parts._replace(netloc=netloc, path="/" + quote(vhost, safe=""), query="", fragment="").geturl()
-
-
-class Rabbitmqctl:
-    """rabbitmqctl on the broker's machine; ``command`` may aim it at a node (``-n name``)."""
-
-    def __init__(self, command: tuple[str, ...] = ("rabbitmqctl",), env: dict | None = None, timeout: float = 120):
-        self.command, self.env, self.timeout = tuple(command), env, timeout
-
-    def run(self, *args: str, stdin: str | None = None) -> str:
-        """Run one command; ProvisionError (one sentence) if it cannot run or fails.
-
-        A command that reads a password from standard input gets nothing but its own
-        arguments: from RabbitMQ 3.13 on, the rabbitmqctl script hands standard input
-        to ``add_user <login>`` or ``change_password <login>`` only when that is the
-        whole command line, and otherwise the command waits for it for ever.  Its node
-        then comes from RABBITMQ_NODENAME instead of ``-n``.
-        """
-        command, env = [*self.command, "-q", *args], self.env
-        if stdin is not None:
-            command = [self.command[0], *args]
-            node = _node_option(self.command[1:])
-            if node:
-                env = {**(os.environ if env is None else env), "RABBITMQ_NODENAME": node}
-        try:
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                       start_new_session=True)
-        except FileNotFoundError:
-            raise ProvisionError(f"{self.command[0]} was not found; run provision on the broker's machine, or pass "
-                                 "--rabbitmqctl with its path.") from None
-        try:
-            stdout, stderr = process.communicate(stdin, timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            # The CLI's own VM is a grandchild (the rabbitmqctl scripts run one another): end the
-            # whole group, or a hung CLI would keep one of the few ports all CLIs on this machine share.
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            raise ProvisionError(f"rabbitmqctl {args[0]} got no answer within {self.timeout:.0f}s; is RabbitMQ running?") from None
-        done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
-        if done.returncode != 0:
-            said = " ".join((done.stderr or done.stdout).split())[:300]
-            raise ProvisionError(f"rabbitmqctl {args[0]} failed ({said}); run provision as a user who may administer "
-                                 "RabbitMQ (root, or one with its Erlang cookie).")
-        return done.stdout
-
-    def _json(self, *args: str) -> list:
-        return json.loads(self.run(*args, "--formatter", "json") or "[]")
-
-    def vhosts(self) -> set[str]:
-        return {row["name"] for row in self._json("list_vhosts", "name")}
-
-    def users(self) -> dict[str, list[str]]:
-        """Every user and its tags."""
-        return {row["user"]: list(row.get("tags") or []) for row in self._json("list_users")}
-
-    def permissions(self, vhost: str) -> dict[str, Grant]:
-        return {row["user"]: Grant(row["configure"], row["write"], row["read"])
-                for row in self._json("list_permissions", "-p", vhost)}
-
-    def add_vhost(self, vhost: str) -> None:
-        self.run("add_vhost", vhost)
-
-    def delete_vhost(self, vhost: str) -> None:
-        self.run("delete_vhost", vhost)
-
-    def add_user(self, login: str, password: str) -> None:
-        self.run("add_user", login, stdin=password + "\n")
-
-    def set_password(self, login: str, password: str) -> None:
-        self.run("change_password", login, stdin=password + "\n")
-
-    def set_tags(self, login: str, *tags: str) -> None:
-        self.run("set_user_tags", login, *tags)
-
-    def set_connection_limit(self, login: str, connections: int) -> None:
-        self.run("set_user_limits", login, json.dumps({"max-connections": connections}))
-
-    def set_policy(self, vhost: str, name: str, pattern: str, definition: dict) -> None:
-        self.run("set_policy", "-p", vhost, "--apply-to", "queues", name, pattern, json.dumps(definition))
-
-    def max_message_size(self) -> int | None:
-        said = self.run("eval", "application:get_env(rabbit, max_message_size).")
-        found = re.search(r"\{ok,\s*(\d+)\}", said)
-        return int(found.group(1)) if found else None
-
-    def set_max_message_size(self, size: int) -> None:
-        self.run("eval", f"application:set_env(rabbit, max_message_size, {int(size)}).")
-
-    def delete_user(self, login: str) -> None:
-        self.run("delete_user", login)
-
-    def set_permissions(self, vhost: str, login: str, grant: Grant) -> None:
-        self.run("set_permissions", "-p", vhost, login, grant.configure, grant.write, grant.read)
-
-
-def _node_option(options: tuple[str, ...]) -> str | None:
-    """The node named by ``-n NODE`` or ``--node NODE`` among rabbitmqctl's options."""
-    for i, option in enumerate(options):
-        if option in ("-n", "--node") and i + 1 < len(options):
-            return options[i + 1]
-        if option.startswith("--node="):
-            return option.split("=", 1)[1]
-    return None
 
 
 @dataclass(frozen=True)
@@ -251,8 +129,8 @@ class ProvisionResult:
         return "\n".join(lines)
 
 
-def provision(cfg: OfficeConfig, secrets_dir: str | os.PathLike = DEFAULT_SECRETS_DIR, *, vhost: str = DEFAULT_VHOST,
-              rotate: bool = False, ctl: Rabbitmqctl | None = None, environ: dict | None = None,
+def provision(cfg: OfficeConfig, secrets_dir: str | os.PathLike[str] = DEFAULT_SECRETS_DIR, *, vhost: str = DEFAULT_VHOST,
+              rotate: bool = False, ctl: Rabbitmqctl | None = None, environ: Mapping[str, str] | None = None,
               declare: bool = True, adopt: bool = False) -> ProvisionResult:
     """Create or update the vhost, the logins, their permissions and shares for the Head Office ``cfg``;
     then, unless ``declare`` is false, declare the topology as the Head Office.
@@ -264,7 +142,7 @@ def provision(cfg: OfficeConfig, secrets_dir: str | os.PathLike = DEFAULT_SECRET
     ctl = ctl or Rabbitmqctl()
     if not isinstance(cfg, HeadOfficeConfig):
         raise ProvisionError(f"{cfg.source} is a branch's file; run provision with the Head Office's, "
-                             "e.g. --config config/ho.toml.", EXIT_CONFIG)
+                             "e.g. --config config/ho.toml.", ExitCode.CONFIG)
     wanted = grants(cfg)
     _check(cfg, wanted, vhost)
     store = _secrets_directory(secrets_dir)
@@ -278,7 +156,7 @@ def provision(cfg: OfficeConfig, secrets_dir: str | os.PathLike = DEFAULT_SECRET
         login = strange[0]
         raise ProvisionError(f"the broker user '{login}' already exists and was not created by provision (its tags: "
                              f"{', '.join(users[login]) or 'none'}); nothing was changed. Choose another office code, or "
-                             "pass --adopt to take that user over (its password and tags are replaced).", EXIT_CONFIG)
+                             "pass --adopt to take that user over (its password and tags are replaced).", ExitCode.CONFIG)
     chosen = {login: _choose_password(login, store, rotate, environ) for login in wanted}
 
     def set_up(login: str) -> LoginOutcome:
@@ -317,7 +195,7 @@ def _cap_message_size(ctl: Rabbitmqctl) -> None:
         ctl.set_max_message_size(MAX_MESSAGE_BYTES)
 
 
-def deprovision(cfg: OfficeConfig, vhost: str = DEFAULT_VHOST, ctl: Rabbitmqctl | None = None) -> None:
+def deprovision(cfg: HeadOfficeConfig, vhost: str = DEFAULT_VHOST, ctl: Rabbitmqctl | None = None) -> None:
     """Delete the vhost (and everything in it) and the offices' logins; the secret files stay."""
     ctl = ctl or Rabbitmqctl()
     with ThreadPoolExecutor(len(cfg.branches) + 2) as pool:
@@ -330,39 +208,39 @@ def deprovision(cfg: OfficeConfig, vhost: str = DEFAULT_VHOST, ctl: Rabbitmqctl 
             done.result()
 
 
-def _check(cfg: OfficeConfig, wanted: dict, vhost: str) -> None:
+def _check(cfg: HeadOfficeConfig, wanted: dict[str, Grant], vhost: str) -> None:
     if cfg.is_branch:
         raise ProvisionError(f"{cfg.source} is a branch's file; run provision with the Head Office's, "
-                             "e.g. --config config/ho.toml.", EXIT_CONFIG)
+                             "e.g. --config config/ho.toml.", ExitCode.CONFIG)
     if not cfg.branches:
-        raise ProvisionError(f"{cfg.source} names no branches; add branch files beside it or a 'branches' key.", EXIT_CONFIG)
+        raise ProvisionError(f"{cfg.source} names no branches; add branch files beside it or a 'branches' key.", ExitCode.CONFIG)
     if len(wanted) != len(cfg.branches) + 1:
         raise ProvisionError(f"{cfg.source}: the Head Office's code '{cfg.code}' is also a branch code; "
-                             "each login must be distinct.", EXIT_CONFIG)
+                             "each login must be distinct.", ExitCode.CONFIG)
     if not vhost or vhost != vhost.strip():
-        raise ProvisionError(f"the virtual host name {vhost!r} is empty or has spaces at its ends.", EXIT_CONFIG)
+        raise ProvisionError(f"the virtual host name {vhost!r} is empty or has spaces at its ends.", ExitCode.CONFIG)
 
 
-def _secrets_directory(secrets_dir: str | os.PathLike) -> Path:
+def _secrets_directory(secrets_dir: str | os.PathLike[str]) -> Path:
     path = Path(secrets_dir).expanduser().resolve()
     if path == REPOSITORY or REPOSITORY in path.parents:
         raise ProvisionError(f"the secrets directory {path} is inside the repository, where a password could be "
-                             "committed; pass --secrets-dir outside it.", EXIT_CONFIG)
+                             "committed; pass --secrets-dir outside it.", ExitCode.CONFIG)
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.chmod(0o700)
     except OSError as exc:
         raise ProvisionError(f"cannot use the secrets directory {path} ({exc.strerror}); pass another with --secrets-dir.",
-                             EXIT_CONFIG) from None
+                             ExitCode.CONFIG) from None
     return path
 
 
-def _choose_password(login: str, store: Path, rotate: bool, environ) -> tuple[str, str]:
+def _choose_password(login: str, store: Path, rotate: bool, environ: Mapping[str, str]) -> tuple[str, str]:
     from_env = environ.get(password_variable(login))
     if from_env:
         if from_env != from_env.strip() or "\n" in from_env:
             raise ProvisionError(f"{password_variable(login)} has spaces or a line break at its ends or inside; "
-                                 "set it to the password alone.", EXIT_CONFIG)
+                                 "set it to the password alone.", ExitCode.CONFIG)
         return from_env, "from the environment"
     path = secret_file(store, login)
     if path.exists() and not rotate:
@@ -384,7 +262,7 @@ def _keep_secret(path: Path, password: str) -> None:
     os.replace(temporary, path)
 
 
-def _declare_as_head_office(cfg: OfficeConfig) -> None:
+def _declare_as_head_office(cfg: HeadOfficeConfig) -> None:
     try:
         connection, _ = connect(cfg)
     except LinkDown as exc:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from config import OfficeConfig
 from models.capture import check_capture
+from models.rows import tuples
 from models.schema import ho_branches, ho_sales, make_engine
 from sync import dead_letters
 from sync.broker import close_quietly, connect
@@ -42,7 +43,7 @@ def branch_progress(engine: Engine) -> list[BranchProgress]:
         .order_by(b.code)
     )
     with engine.connect() as conn:
-        return [BranchProgress(*row) for row in conn.execute(query)]
+        return [BranchProgress(*row) for row in tuples(conn.execute(query))]
 
 
 def broker_answers(cfg: OfficeConfig) -> tuple[bool, str]:
@@ -57,10 +58,10 @@ def broker_answers(cfg: OfficeConfig) -> tuple[bool, str]:
 def when(moment: dt.datetime | None) -> str:
     if moment is None:
         return "never"
-    return f"{moment:%Y-%m-%d %H:%M:%S} ({ago(dt.datetime.now() - moment)})"
+    return f"{moment:%Y-%m-%d %H:%M:%S} ({_elapsed(dt.datetime.now() - moment)})"
 
 
-def ago(delta: dt.timedelta) -> str:
+def _elapsed(delta: dt.timedelta) -> str:
     seconds = int(delta.total_seconds())
     if seconds < 60:
         return f"{max(seconds, 0)}s ago"

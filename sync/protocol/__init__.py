@@ -4,6 +4,16 @@
 checks; ``envelope``: the AMQP properties and headers around them; ``limits``: how
 much work one message may ask of its reader.
 """
+from sync.protocol.control import (
+    RECEIPT,
+    SYNC_REQUEST,
+    Receipt,
+    SyncRequest,
+    decode_control,
+    encode_receipt,
+    encode_sync_request,
+    register_to_branch,
+)
 from sync.protocol.envelope import (
     APP_ID,
     BrokerDeath,
@@ -21,25 +31,20 @@ from sync.protocol.messages import (
     CHANGES_VERSION,
     CONTENT_ENCODING,
     CONTENT_TYPE,
-    RECEIPT,
     REPORT,
-    SYNC_REQUEST,
     VERSION,
     Change,
     ChangeBatch,
     Poison,
-    Receipt,
     Report,
-    SyncRequest,
     TooLarge,
     decode_changes,
-    decode_control,
     decode_from_branch,
     encode_changes,
-    encode_receipt,
     encode_rejected,
     encode_report,
-    encode_sync_request,
+    register_from_branch,
+    register_type,
     to_ranges,
     unpack,
 )
@@ -49,5 +54,6 @@ __all__ = [
     "MAX_WIRE_BYTES", "RECEIPT", "REPORT", "SYNC_REQUEST", "VERSION", "BrokerDeath", "Change", "ChangeBatch", "Envelope",
     "Poison", "Receipt", "Report", "SyncRequest", "TooLarge", "changes_properties", "decode_changes", "decode_control",
     "decode_from_branch", "encode_changes", "encode_receipt", "encode_rejected", "encode_report", "encode_sync_request",
-    "read_envelope", "receipt_properties", "record_of", "report_properties", "sync_request_properties", "to_ranges", "unpack",
+    "read_envelope", "receipt_properties", "record_of", "register_from_branch", "register_to_branch", "register_type",
+    "report_properties", "sync_request_properties", "to_ranges", "unpack",
 ]

@@ -16,7 +16,8 @@ from typing import Any
 
 import pika
 
-from sync.protocol.messages import CHANGES, CHANGES_VERSION, CONTENT_ENCODING, CONTENT_TYPE, RECEIPT, REPORT, SYNC_REQUEST, VERSION
+from sync.protocol.control import RECEIPT, SYNC_REQUEST
+from sync.protocol.messages import CHANGES, CHANGES_VERSION, CONTENT_ENCODING, CONTENT_TYPE, REPORT, VERSION
 
 APP_ID = "branch-sync"
 VERSION_HEADER = "x-sync-version"

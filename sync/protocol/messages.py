@@ -16,6 +16,7 @@ A body is JSON, compressed with zlib (``content_encoding = "zlib"``):
                                     "alert": the HO's alert on the branch (or null)
   sync-request  HO -> branch   v1  {"v": 1, "type": "sync-request"}
 
+(receipts and sync requests, the messages on a branch's own queue, are in control.py.)
 Money and dates travel as strings so that no float ever holds them.  A reader
 refuses unknown keys, versions it does not read, and any body that would cost
 more than the largest real message (``sync.protocol.limits``); every failure,
@@ -25,10 +26,10 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn, Protocol, TypeGuard
 
 from models.sale import Sale
 from models.shape import SALE_SHAPE, RowShape
@@ -38,16 +39,19 @@ VERSION = 2  # the newest version this code reads and writes
 CHANGES_VERSION = 1  # changes carry nothing new, so an older Head Office still reads them
 CONTENT_TYPE = "application/json"
 CONTENT_ENCODING = "zlib"
-CHANGES, RECEIPT, SYNC_REQUEST, REPORT = "changes", "receipt", "sync-request", "report"
+CHANGES, REPORT = "changes", "report"
 LATEST_MS = 253_402_300_799_999  # 9999-12-31 23:59:59.999: the last moment a date can show
-_KEYS = {
-    (CHANGES, 1): {"v", "type", "branch", "origin", "hw", "at", "changes"},
-    (RECEIPT, 1): {"v", "type", "branch", "applied", "rejected"},
-    (RECEIPT, 2): {"v", "type", "branch", "origin", "applied", "rejected", "held", "alert"},
-    (SYNC_REQUEST, 1): {"v", "type"},
-    (SYNC_REQUEST, 2): {"v", "type"},
-    (REPORT, 2): {"v", "type", "branch", "origin", "at", "capture", "pending", "max_seq"},
-}
+# The keys of each (type, version) this office reads; a message module registers its own.
+_KEYS: dict[tuple[str, int], frozenset[str]] = {}
+
+
+def register_type(kind: str, version: int, keys: set[str]) -> None:
+    """Declare that this office reads ``kind`` messages of ``version``, with exactly these keys."""
+    _KEYS[(kind, version)] = frozenset(keys | {"v", "type"})
+
+
+register_type(CHANGES, 1, {"branch", "origin", "hw", "at", "changes"})
+register_type(REPORT, 2, {"branch", "origin", "at", "capture", "pending", "max_seq"})
 
 
 class Poison(ValueError):
@@ -89,24 +93,6 @@ class ChangeBatch:
 
 
 @dataclass(frozen=True)
-class Receipt:
-    """What the Head Office applied and refused of a branch's changes, and what it holds."""
-
-    branch: str
-    applied: list[tuple[int, int]]
-    rejected: list[tuple[int, str]]
-    held: int | None = None
-    alert: str | None = None
-    version: int = 1
-    origin: str | None = None  # whose changes: a receipt for another history is not this database's
-
-
-@dataclass(frozen=True)
-class SyncRequest:
-    """The Head Office asks a connected branch to send what it has now."""
-
-
-@dataclass(frozen=True)
 class Report:
     """A branch's own account of itself, sent with its changes."""
 
@@ -120,11 +106,11 @@ class Report:
 
 
 # ---------------------------------------------------------------- bodies
-def pack(obj: dict) -> bytes:
+def pack(obj: dict[str, Any]) -> bytes:
     return zlib.compress(compact(obj), 6)
 
 
-def unpack(body: bytes, content_encoding: str | None, expected: tuple[str, ...] = ()) -> dict:
+def unpack(body: bytes, content_encoding: str | None, expected: tuple[str, ...] = ()) -> dict[str, Any]:
     """The JSON object of a body, within the limits, of one of the ``expected`` types (any, if none).
 
     Raises Poison with a sentence otherwise.
@@ -146,7 +132,7 @@ def unpack(body: bytes, content_encoding: str | None, expected: tuple[str, ...] 
         raise Poison(f"message type {str(kind)[:40]!r} is not {' or '.join(repr(e) for e in expected)}")
     if not _is_int(version, 0, 1000) or not any(v == version for (_k, v) in _KEYS):
         raise Poison(f"message version {version!r} is not supported here (this office reads versions 1 to {VERSION})")
-    allowed = _KEYS.get((kind, version)) if isinstance(kind, str) else None
+    allowed = _KEYS.get((kind, version)) if isinstance(kind, str) and isinstance(version, int) else None
     if allowed is None:
         raise Poison(f"message type {str(kind)[:40]!r} of version {version} is not supported here")
     unknown = sorted(str(k)[:40] for k in obj if k not in allowed)
@@ -179,11 +165,11 @@ def _inflate(body: bytes, content_encoding: str | None) -> bytes:
     return raw
 
 
-def _no_constants(name: str):
+def _no_constants(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number this protocol accepts")
 
 
-def _is_int(value: object, low: int = 1, high: int = 2**63 - 1) -> bool:
+def _is_int(value: object, low: int = 1, high: int = 2**63 - 1) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
@@ -252,7 +238,7 @@ def decode_changes(body: bytes, content_encoding: str | None, known_branches: It
     return _changes(unpack(body, content_encoding, (CHANGES,)), set(known_branches), shape)
 
 
-def _changes(obj: dict, known: set[str], shape: RowShape) -> ChangeBatch:
+def _changes(obj: dict[str, Any], known: set[str], shape: RowShape) -> ChangeBatch:
     branch, origin, items = obj.get("branch"), obj.get("origin"), obj.get("changes")
     if not isinstance(branch, str) or branch not in known:
         raise Poison(f"branch {str(branch)[:40]!r} is not one this Head Office knows")
@@ -300,7 +286,7 @@ def encode_report(report: Report) -> bytes:
                  "pending": report.pending, "max_seq": report.max_seq})
 
 
-def _report(obj: dict, known: set[str]) -> Report:
+def _report(obj: dict[str, Any], known: set[str]) -> Report:
     branch, capture = obj.get("branch"), obj.get("capture")
     if not isinstance(branch, str) or branch not in known:
         raise Poison(f"branch {str(branch)[:40]!r} is not one this Head Office knows")
@@ -315,53 +301,24 @@ def _report(obj: dict, known: set[str]) -> Report:
     return Report(branch, origin, at, capture["ok"], problem, pending, max_seq)
 
 
+# How each type of message a branch sends is read: (its JSON object, the branches known, the row shape).
+class FromBranchMessage(Protocol):
+    """What every message a branch sends says: which branch wrote it."""
+    @property
+    def branch(self) -> str: ...
+
+
+FromBranch = Callable[[dict[str, Any], set[str], RowShape], FromBranchMessage]
+_FROM_BRANCH: dict[str, FromBranch] = {CHANGES: _changes, REPORT: lambda obj, known, _shape: _report(obj, known)}
+
+
+def register_from_branch(kind: str, read: FromBranch) -> None:
+    """Declare how a message type a branch sends is read at the Head Office."""
+    _FROM_BRANCH[kind] = read
+
+
 def decode_from_branch(body: bytes, content_encoding: str | None, known_branches: Iterable[str],
-                       shape: RowShape = SALE_SHAPE) -> ChangeBatch | Report:
-    """A message a branch sent the Head Office: its changes or its report."""
-    obj = unpack(body, content_encoding, (CHANGES, REPORT))
-    known = set(known_branches)
-    return _changes(obj, known, shape) if obj["type"] == CHANGES else _report(obj, known)
-
-
-# ---------------------------------------------------------------- receipts and requests
-def encode_receipt(branch: str, applied_seqs: Iterable[int], rejected: Iterable[tuple[int | None, str]],
-                   held: int | None = None, alert: str | None = None, version: int = VERSION,
-                   origin: str | None = None) -> bytes:
-    """A receipt in ``version`` (1 for a branch of the previous release, which reads no other)."""
-    body: dict[str, Any] = {"v": version, "type": RECEIPT, "branch": branch, "applied": to_ranges(applied_seqs),
-                            "rejected": [[seq, reason[:250]] for seq, reason in rejected if seq is not None]}
-    if version >= 2:
-        body.update(origin=origin, held=held, alert=alert[:1000] if alert else None)
-    return pack(body)
-
-
-def encode_sync_request() -> bytes:
-    return pack({"v": 1, "type": SYNC_REQUEST})
-
-
-def decode_control(body: bytes, content_encoding: str | None, branch: str | None = None) -> Receipt | SyncRequest:
-    """A message on a branch's own queue: a Receipt (addressed to ``branch``) or a SyncRequest."""
-    obj = unpack(body, content_encoding, (RECEIPT, SYNC_REQUEST))
-    if obj["type"] == SYNC_REQUEST:
-        return SyncRequest()
-    if branch is not None and obj.get("branch") != branch:
-        raise Poison(f"receipt is addressed to branch {str(obj.get('branch'))[:40]!r}, not to {branch}")
-    applied, rejected = obj.get("applied"), obj.get("rejected")
-    if not isinstance(applied, list) or not all(
-        isinstance(r, list) and len(r) == 2 and _is_int(r[0]) and _is_int(r[1]) and r[0] <= r[1] for r in applied
-    ):
-        raise Poison("receipt 'applied' is not a list of [first, last] ranges")
-    if not isinstance(rejected, list) or not all(
-        isinstance(r, list) and len(r) == 2 and _is_int(r[0]) and isinstance(r[1], str) for r in rejected
-    ):
-        raise Poison("receipt 'rejected' is not a list of [seq, reason]")
-    held, alert, origin = obj.get("held"), obj.get("alert"), obj.get("origin")
-    if held is not None and not _is_int(held, 0):
-        raise Poison("receipt 'held' is not a seq")
-    if alert is not None and not isinstance(alert, str):
-        raise Poison("receipt 'alert' is not text")
-    if origin is not None and not isinstance(origin, str):
-        raise Poison("receipt 'origin' is not a database id")
-    return Receipt(str(obj.get("branch")), [(a, b) for a, b in applied], [(s, w) for s, w in rejected], held, alert,
-                   obj["v"], origin)
-
+                       shape: RowShape = SALE_SHAPE) -> FromBranchMessage:
+    """A message a branch sent the Head Office: its ChangeBatch, its Report, or another registered type."""
+    obj = unpack(body, content_encoding, tuple(_FROM_BRANCH))
+    return _FROM_BRANCH[obj["type"]](obj, set(known_branches), shape)
