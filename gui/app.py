@@ -18,7 +18,7 @@ from models.schema import make_engine
 GEOMETRY_ENV = "BRANCH_SYNC_GEOMETRY"
 DEFAULT_GEOMETRY = "1280x800"
 # A window must report a database that stopped answering, not wait for it forever.
-DB_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 30, "write_timeout": 30}
+WINDOW_DB_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 30, "write_timeout": 30}
 
 
 class EngineThread(Protocol):
@@ -34,7 +34,7 @@ Build = Callable[[tk.Tk, queue.Queue], tuple[ttk.Frame, EngineThread]]
 
 def window_engine(db_url: str):
     """The engine a window reads and writes with (the engine thread has its own)."""
-    return make_engine(db_url, connect_args=DB_TIMEOUTS)
+    return make_engine(db_url, connect_args=WINDOW_DB_TIMEOUTS)
 
 
 def make_root(title: str) -> tk.Tk:

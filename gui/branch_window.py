@@ -25,7 +25,7 @@ from gui.formats import clock, database_problem, money
 from gui.keys import bind_shortcuts, focus_and_select
 from gui.notice import Notice, Words
 from gui.sale_form import SaleForm
-from gui.sync_words import clerk_words, link_words, offline, waiting_words
+from gui.sync_words import clerk_words, failure_words, link_words, waiting_words
 from gui.theme import BAR, TONES
 from gui.today_card import TodayCard
 from gui.widgets import Banner, StatusBar
@@ -44,6 +44,7 @@ from models.branch_sales import (
 from models.names import merge_names
 from models.sale import Sale
 from sync import events as ev
+from sync.failures import Failure
 from sync.outbox import Outbox, OutboxCounts
 
 REFRESH_MS = 2000           # how often the table and counts are re-read
@@ -78,7 +79,7 @@ class BranchWindow(ttk.Frame):
         self.confirm: Callable[[str, str], bool] = ask_yes_no
         self.database_down = False
         self.waiting: Waiting | None = None
-        self._offline_cause: str | None = None     # why the link is down, while the notice says "working offline"
+        self._failure: Failure | None = None       # why nothing goes just now, while the notice says so
         self._reads = OneAtATime(self)
         self._sync_attempt = 0
         self._select_next: tuple[str, str | None] | None = None  # (row to select, selection when asked)
@@ -142,25 +143,27 @@ class BranchWindow(ttk.Frame):
     # ------------------------------------------------------------ engine events (Tk thread, via the pump)
     def handle_event(self, event: object) -> None:
         """React to one event from the relay."""
-        if isinstance(event, ev.LinkStatus):
-            words, tone = link_words(event)
-            if event.state == ev.OUTSIDE_WINDOW and self.cfg.sync_windows:
-                words += " (" + ", ".join(str(w) for w in self.cfg.sync_windows) + ")"
-            self.status.set("link", words, tone)
-            if event.state == ev.ONLINE and self._offline_cause is not None:
-                self._offline_cause = None
-                self.notice.clear()        # the link is back: the worry is over
-            elif event.state == ev.OFFLINE and event.error:
-                self._offline_cause = event.error
-                if str(self.sync_button.cget("state")) != "disabled":   # a press waits for its own answer
-                    self.notice.show(clerk_words(event, self.waiting))
-        elif isinstance(event, ev.SyncProgress):
-            self.progress.configure(maximum=max(1, event.total), value=event.sent)
-            self.notice.show(Words(f"Sent {event.sent:,} of {event.total:,} changes…", "busy"))
-        elif isinstance(event, ev.SyncFinished):
-            self._sync_ended(event)
-        elif isinstance(event, ev.ReceiptsRecorded):
-            self.refresh()
+        match event:
+            case ev.LinkStatus():
+                self._link_changed(event)
+            case ev.SyncProgress(sent=sent, total=total):
+                self.progress.configure(maximum=max(1, total), value=sent)
+                self.notice.show(Words(f"Sent {sent:,} of {total:,} changes…", "busy"))
+            case ev.SyncFinished():
+                self._sync_ended(event)
+            case ev.ReceiptsRecorded():
+                self.refresh()
+
+    def _link_changed(self, event: ev.LinkStatus) -> None:
+        words, tone = link_words(event)
+        if event.state == ev.OUTSIDE_WINDOW and self.cfg.sync_windows:
+            words += " (" + ", ".join(str(w) for w in self.cfg.sync_windows) + ")"
+        self.status.set("link", words, tone)
+        if event.state == ev.ONLINE and self._failure is not None:
+            self._failure = None
+            self.notice.clear()        # the link is back: the worry is over
+        elif event.state == ev.OFFLINE and event.failure:
+            self._show_failure(event.failure, event)
 
     # ------------------------------------------------------------ sync now
     def sync_now(self) -> None:
@@ -176,9 +179,13 @@ class BranchWindow(ttk.Frame):
         later(self, SYNC_ANSWER_SECONDS * 1000, lambda: self._sync_unanswered(attempt))
         self.relay.sync_now()
 
+    def _show_failure(self, failure: Failure, event: ev.LinkStatus) -> None:
+        self._failure = failure
+        if str(self.sync_button.cget("state")) != "disabled":   # a press waits for its own answer
+            self.notice.show(clerk_words(event, self.waiting))
+
     def _sync_ended(self, event: ev.SyncFinished) -> None:
-        if not event.ok:
-            self._offline_cause = event.message.removeprefix("Could not sync: ")
+        self._failure = event.failure
         self.notice.show(clerk_words(event, self.waiting))
         self._sync_idle()
         self.refresh()
@@ -219,13 +226,14 @@ class BranchWindow(ttk.Frame):
             self._database_failed(value, "The table and counts will update when it is back.")
             return
         self._database_answered()
+        before = self.waiting
         page, self.waiting, takings, counts = value
         self.sales.show(page)
         self.today.show(takings)
         self.status.set("waiting", *waiting_words(self.waiting))
         self.status.set("last_sync", f"Last sync {clock(counts.last_sync)}")
-        if self._offline_cause is not None and self.notice.text.startswith("Working offline"):
-            self.notice.show(offline(self._offline_cause, self.waiting))   # the count follows what is kept
+        if self._failure is not None and self.notice.text == failure_words(self._failure, before).text:
+            self.notice.show(failure_words(self._failure, self.waiting))   # the count follows what is kept
         if self._select_next is not None:
             wanted, selected_then = self._select_next
             # Only if the clerk has not picked another row in the meantime.

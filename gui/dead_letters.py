@@ -8,7 +8,7 @@ from tkinter import ttk
 from gui.formats import clock
 from gui.theme import TONES
 from gui.widgets import Column, DataTable, Row
-from models.head_office_view import DeadLetter
+from sync.dead_letters import DeadLetter
 
 COLUMNS = [
     Column("id", "#", 60, "e"), Column("received", "Received", 150), Column("branch", "Branch", 90),

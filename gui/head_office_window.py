@@ -32,9 +32,10 @@ from gui.summary_view import SummaryView
 from gui.sync_words import manager_words
 from gui.theme import BAR, TONES
 from gui.widgets import Banner, StatusBar
-from models.head_office_view import SalesFilter, daily_totals, filter_choices, parked_dead_letters
+from models.head_office_view import SalesFilter, daily_totals, filter_choices
 from sync import events as ev
 from sync.dead_letters import discard as discard_dead_letter
+from sync.dead_letters import parked
 from sync.status import branch_progress
 
 LIVE_DELAY_MS = 400         # rows applied -> the page re-read at most this late (longer while reads are slow)
@@ -182,27 +183,34 @@ class HeadOfficeWindow(ttk.Frame):
     # ------------------------------------------------------------ engine events
     def handle_event(self, event: object) -> None:
         """React to one event from the consumer."""
-        if isinstance(event, ev.RowsApplied):
-            parts = [f"{event.upserts:,} saved"] + ([f"{event.deletes:,} deleted"] if event.deletes else [])
-            self.status.set("applied", f"Last applied {event.at:%H:%M:%S}: {self.branch_name(event.branch)}, {', '.join(parts)}")
-            self._live.delay_ms = backed_off(LIVE_DELAY_MS, self.sales.last_read_seconds)
-            self._live.poke()
-            self._summaries.delay_ms = backed_off(SUMMARY_DELAY_MS, self._slowest_summary_seconds())
-            self._summaries.poke()
-        elif isinstance(event, ev.DeadLettered):
-            self.status.set("message", f"A message from {event.branch or 'an unknown sender'} was parked: "
-                                       f"{sentence(event.reason)}", "bad")
-            self.reload_side()
-        elif isinstance(event, ev.ConsumerStatus):
-            words, tone = CONSUMER_WORDS.get(event.state, (f"● {event.state.capitalize()}", "warn"))
-            self.status.set("consumer", words, tone)
-            notice = manager_words(event)
-            if notice is not None:
-                self._consumer_notice = True
-                self.notice.show(notice)
-            elif event.state == ev.ONLINE and self._consumer_notice:
-                self._consumer_notice = False
-                self.notice.clear()       # receiving again: the worry is over
+        match event:
+            case ev.RowsApplied():
+                self._rows_applied(event)
+            case ev.DeadLettered(branch=branch, reason=reason):
+                self.status.set("message", f"A message from {branch or 'an unknown sender'} was parked: "
+                                           f"{sentence(reason)}", "bad")
+                self.reload_side()
+            case ev.ConsumerStatus():
+                self._consumer_changed(event)
+
+    def _rows_applied(self, event: ev.RowsApplied) -> None:
+        parts = [f"{event.upserts:,} saved"] + ([f"{event.deletes:,} deleted"] if event.deletes else [])
+        self.status.set("applied", f"Last applied {event.at:%H:%M:%S}: {self.branch_name(event.branch)}, {', '.join(parts)}")
+        self._live.delay_ms = backed_off(LIVE_DELAY_MS, self.sales.last_read_seconds)
+        self._live.poke()
+        self._summaries.delay_ms = backed_off(SUMMARY_DELAY_MS, self._slowest_summary_seconds())
+        self._summaries.poke()
+
+    def _consumer_changed(self, event: ev.ConsumerStatus) -> None:
+        words, tone = CONSUMER_WORDS.get(event.state, (f"● {event.state.capitalize()}", "warn"))
+        self.status.set("consumer", words, tone)
+        notice = manager_words(event)
+        if notice is not None:
+            self._consumer_notice = True
+            self.notice.show(notice)
+        elif event.state == ev.ONLINE and self._consumer_notice:
+            self._consumer_notice = False
+            self.notice.clear()       # receiving again: the worry is over
 
     def _slowest_summary_seconds(self) -> float | None:
         seconds = [s for s in (self.sales.totals_read_seconds, self._chart_job.last_seconds, self.summary.last_read_seconds)
@@ -240,7 +248,7 @@ class HeadOfficeWindow(ttk.Frame):
     def reload_side(self) -> None:
         """Re-read the branch panel, the dead letters and the filter lists."""
         self._panel_job.submit(lambda: branch_progress(self.engine), self._panel_loaded)
-        self._letters_job.submit(lambda: (parked_dead_letters(self.engine), filter_choices(self.engine)), self._letters_loaded)
+        self._letters_job.submit(lambda: (parked(self.engine), filter_choices(self.engine)), self._letters_loaded)
 
     def refresh_all(self) -> None:
         """F5: read everything on screen again now."""

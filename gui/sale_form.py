@@ -26,7 +26,6 @@ from models.names import known_spelling, merge_names
 from models.sale import QTY_MAX, Sale, SaleInvalid, new_sale
 
 FIELD_ORDER = ("sale_date", "region", "product", "qty", "cost")
-LABELS = {"sale_date": "Date", "region": "Region", "product": "Product", "qty": "Qty", "cost": "Cost"}
 HINT_NEW = "Enter saves · Esc clears · ↑/↓ change the date"
 HINT_EDIT = "Enter saves the changes · Esc cancels the edit"
 NAMED = {"product": "product", "region": "region"}  # fields whose names are matched to the known ones

@@ -13,7 +13,7 @@ from devtools.linkproxy import LinkProxy
 from gui.formats import money
 from gui.theme import TONES
 from sync.intake import IntakeConsumer
-from tests.harness import delete_sale, insert_sales, update_sale
+from tests.harness import change_qty, delete_sale, insert_sales
 
 pytestmark = pytest.mark.gui
 
@@ -61,7 +61,7 @@ def test_offline_the_clerk_reads_what_is_kept_in_sales_sees_which_and_the_cause_
         link.cut()
         edited, other, gone = insert_sales(engine, 3, start=10)
         for qty in (5, 6, 7):
-            update_sale(engine, edited, qty)          # three more changes of one sale: still one sale waiting
+            change_qty(engine, edited, qty)          # three more changes of one sale: still one sale waiting
         delete_sale(engine, gone)
         gui.wait_until(lambda: window.status.text("link").startswith("● Working offline"), "the link to be down")
         expected = "2 sales and 1 deleted sale waiting to go"
