@@ -154,8 +154,16 @@ class LinkProxy:
             for s in (client, server):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
-                self._sockets += [client, server]
-                self.connections += 1
+                # A cut that came while this connection was being made must reach it too:
+                # checked under the lock that cut() takes, so no connection outlives a cut.
+                up = self._up
+                if up:
+                    self._sockets += [client, server]
+                    self.connections += 1
+            if not up:
+                _reset(client)
+                _reset(server)
+                continue
             _Pipe(self, client, server, "up").start()
             _Pipe(self, server, client, "down").start()
 
@@ -165,8 +173,8 @@ class LinkProxy:
 
     def cut(self) -> None:
         """Drop the link: reset every open connection and refuse new ones."""
-        self._up = False
         with self._lock:
+            self._up = False
             sockets, self._sockets = self._sockets, []
         for s in sockets:
             _reset(s)

@@ -1,5 +1,11 @@
-"""Fixtures shared by every test.  The services are real; a missing one fails the run."""
+"""Fixtures shared by every test.  The services are real; a missing one fails the run.
+
+Tests in tests/unit/ need no service at all (``make unit`` runs them with MariaDB and
+RabbitMQ stopped); every other test first checks that both answer.
+"""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pika
 import pytest
@@ -8,8 +14,16 @@ from sqlalchemy import text
 from models.schema import make_engine
 from tests.harness import AMQP_URL, DB_ROOT, Offices
 
+UNIT_TIER = Path(__file__).resolve().parent / "unit"
 
-@pytest.fixture(scope="session", autouse=True)
+
+@pytest.fixture(autouse=True)
+def _services_for_integration_tests(request):
+    if UNIT_TIER not in Path(str(request.node.path)).parents:
+        request.getfixturevalue("services_answer")
+
+
+@pytest.fixture(scope="session")
 def services_answer():
     """Fail (never skip) when MariaDB/MySQL or RabbitMQ is not reachable."""
     try:

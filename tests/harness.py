@@ -94,7 +94,8 @@ def insert_sales(engine, count: int, start: int = 0, **kw) -> list[int]:
     return list(range(first, first + count))
 
 
-def update_sale(engine, sale_id: int, qty: int, cost: str = "12.95") -> None:
+def change_qty(engine, sale_id: int, qty: int, cost: str = "12.95") -> None:
+    """Set a sale's qty (and cost) with plain SQL, amounts recomputed, as a script at the branch would."""
     line = compute_line(qty, Decimal(cost), RATE)
     with engine.begin() as conn:
         conn.execute(

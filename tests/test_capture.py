@@ -12,7 +12,7 @@ from models.setup import init_branch_database
 from models.shape import SALE_SHAPE
 from sync.outbox import Outbox
 from sync.protocol import encode_changes
-from tests.harness import INSERT, delete_sale, insert_sales, sale_values, update_sale
+from tests.harness import INSERT, change_qty, delete_sale, insert_sales, sale_values
 
 
 def outbox(engine):
@@ -23,7 +23,7 @@ def outbox(engine):
 def test_insert_update_and_delete_are_each_captured_in_order(offices):
     bo = offices.engine("bo1")
     (sale_id,) = insert_sales(bo, 1)
-    update_sale(bo, sale_id, qty=9)
+    change_qty(bo, sale_id, qty=9)
     delete_sale(bo, sale_id)
     assert [(r.sale_id, r.op, r.qty, r.state) for r in outbox(bo)] == [
         (sale_id, "u", 1, 0), (sale_id, "u", 9, 0), (sale_id, "d", None, 0),

@@ -21,13 +21,13 @@ from tests.harness import (
     ROOT,
     assert_converged,
     branch_rows,
+    change_qty,
     finish,
     head_office_rows,
     insert_sales,
     running,
     sale_values,
     spawn,
-    update_sale,
     wait_for,
 )
 
@@ -102,7 +102,7 @@ def test_a_trigger_with_the_right_name_but_another_definition_is_noticed_and_rei
     synced(offices, 3)
     run_sql(bo, "DROP TRIGGER sales_capture_update",
             "CREATE TRIGGER sales_capture_update AFTER UPDATE ON sales FOR EACH ROW SET @ignored = NEW.id")
-    update_sale(bo, 1, qty=40)
+    change_qty(bo, 1, qty=40)
     status = sync_command("status", "--config", str(offices.paths["bo1"]))
     assert status.returncode != 0 and "sales_capture_update" in status.stdout, status.stdout
     assert sync_command("init-db", "--config", str(offices.paths["bo1"])).returncode == 0
@@ -115,7 +115,7 @@ def test_sales_written_while_capture_was_off_are_found_and_queued_by_init_db(off
     synced(offices, 5)
     run_sql(bo, "DROP TRIGGER sales_capture_insert", "DROP TRIGGER sales_capture_update")
     insert_sales(bo, 2, start=40)
-    update_sale(bo, 2, qty=33)
+    change_qty(bo, 2, qty=33)
     status = sync_command("status", "--config", str(offices.paths["bo1"]))
     assert status.returncode != 0 and "3 sale(s)" in status.stdout, status.stdout
     assert sync_command("init-db", "--config", str(offices.paths["bo1"])).returncode == 0

@@ -32,13 +32,13 @@ from tests.harness import (
     RABBITMQCTL,
     Offices,
     assert_converged,
+    change_qty,
     delete_sale,
     insert_sales,
     kill9,
     publish_raw,
     spawn,
     stop,
-    update_sale,
     via_port,
 )
 
@@ -89,7 +89,7 @@ class OfficesUnderFire(RuleBasedStateMachine):
         COUNTS["update"] += 1
         ids = self._ids(code)
         if ids:
-            update_sale(self.offices.engine(code), data.draw(st.sampled_from(ids)), qty=qty)
+            change_qty(self.offices.engine(code), data.draw(st.sampled_from(ids)), qty=qty)
 
     @rule(code=BRANCH, data=st.data())
     def delete(self, code, data):

@@ -9,11 +9,11 @@ from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
 from tests.harness import (
     assert_converged,
+    change_qty,
     delete_sale,
     head_office_rows,
     insert_sales,
     running,
-    update_sale,
 )
 
 
@@ -50,13 +50,13 @@ def test_updates_and_deletes_reach_head_office_on_synced_and_unsent_rows(offices
     consumer, relay = IntakeConsumer(offices.ho), OutboxRelay(offices.branch("bo1"))
     with running(consumer, relay):
         assert_converged(offices)
-        update_sale(bo, ids[0], qty=500)      # synced row, updated
+        change_qty(bo, ids[0], qty=500)      # synced row, updated
         delete_sale(bo, ids[1])               # synced row, deleted
         assert_converged(offices)
     late = insert_sales(bo, 3, start=100)     # never sent...
-    update_sale(bo, late[0], qty=7, cost="2.19")  # ...then changed
+    change_qty(bo, late[0], qty=7, cost="2.19")  # ...then changed
     delete_sale(bo, late[1])                  # ...or deleted before anyone saw it
-    update_sale(bo, ids[2], qty=1)
+    change_qty(bo, ids[2], qty=1)
     with running(IntakeConsumer(offices.ho), OutboxRelay(offices.branch("bo1"))):
         assert_converged(offices)
     held = {r[1]: r for r in head_office_rows(offices.engine("ho"))}

@@ -21,6 +21,7 @@ from tests.harness import (
     RABBITMQCTL,
     ROOT,
     assert_converged,
+    change_qty,
     delete_sale,
     finish,
     head_office_rows,
@@ -30,7 +31,6 @@ from tests.harness import (
     running,
     spawn,
     stop,
-    update_sale,
     via_port,
     wait_for,
     with_amqp,
@@ -50,7 +50,7 @@ def test_sale_saved_offline_reaches_head_office_after_link_returns(offices, capl
         with caplog.at_level(logging.INFO, logger="sync.bo1"), running(IntakeConsumer(offices.ho), relay):
             wait_for(lambda: relay.state == events.OFFLINE, 10, "the agent to report offline")
             ids = insert_sales(bo, 20)            # the branch keeps working offline
-            update_sale(bo, ids[0], qty=44)
+            change_qty(bo, ids[0], qty=44)
             delete_sale(bo, ids[1])
             attempts = wait_for(lambda: sum(1 for e in seen if getattr(e, "state", None) == events.CONNECTING) >= 5,
                                 30, "the agent to keep retrying")

@@ -16,6 +16,7 @@ from sync.protocol import encode_changes
 from sync.relay import OutboxRelay
 from tests.harness import (
     assert_converged,
+    change_qty,
     changes_body,
     dead_letters,
     delete_sale,
@@ -23,7 +24,6 @@ from tests.harness import (
     insert_sales,
     publish_raw,
     running,
-    update_sale,
     upsert,
     wait_for,
 )
@@ -188,7 +188,7 @@ def test_two_consumers_on_one_queue_apply_every_change_once_with_updates_and_del
         for b in offices.branches:  # changes made while both consume, to rows sent and not yet sent
             engine = offices.engine(b.code)
             for sale_id in (1, 1_500, 2_999):
-                update_sale(engine, sale_id, qty=sale_id % 50 + 1)
+                change_qty(engine, sale_id, qty=sale_id % 50 + 1)
             delete_sale(engine, 2)
             delete_sale(engine, 3_000)
         assert_converged(offices, timeout=120)

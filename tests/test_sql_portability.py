@@ -54,6 +54,7 @@ from sync.status import report
 from tests.harness import (
     ROOT,
     assert_converged,
+    change_qty,
     changes_body,
     dead_letter_records,
     dead_letters,
@@ -61,7 +62,6 @@ from tests.harness import (
     insert_sales,
     publish_raw,
     running,
-    update_sale,
     upsert,
     wait_for,
 )
@@ -222,7 +222,7 @@ def representative_run(make_offices):
     branch_sales.known_names(bo1)
     for b in offices.branches:
         ids = insert_sales(offices.engine(b.code), 30, region=b.region)
-        update_sale(offices.engine(b.code), ids[0], qty=9)
+        change_qty(offices.engine(b.code), ids[0], qty=9)
         delete_sale(offices.engine(b.code), ids[1])
     consumer = IntakeConsumer(offices.ho)
     with running(consumer, *[OutboxRelay(b) for b in offices.branches]):
@@ -247,7 +247,7 @@ def representative_run(make_offices):
     head_office_view.sales_totals(ho, everything)
     head_office_view.daily_totals(ho, everything)
     head_office_view.filter_choices(ho)
-    head_office_view.parked_dead_letters(ho)
+    parked(ho)
     list(head_office_view.iter_filtered_rows(ho, everything, order))
 
 

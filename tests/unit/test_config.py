@@ -12,7 +12,7 @@ import pytest
 
 from config import ConfigError, load_office
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOOD = """role = "branch"
 code = "bo9"
 name = "Test Branch"

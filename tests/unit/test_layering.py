@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {
     "sync": {"tkinter", "gui", "sv_ttk", "matplotlib"},
     "models": {"tkinter", "gui", "sv_ttk", "matplotlib", "sync", "pika"},
