@@ -80,6 +80,7 @@ class _Lane(threading.Thread):
                         connection.process_data_events(time_limit=0)  # heartbeats
                     continue
                 if job is None or self._closing.is_set():
+                    self._jobs.put(job)  # left for _hand_back
                     return
                 if failure is None:
                     try:
@@ -93,8 +94,19 @@ class _Lane(threading.Thread):
         except Exception as exc:  # noqa: BLE001 - a lane must never die without a word
             self._results.put((self, Confirmed([], exc)))
         finally:
+            self._hand_back()
             if connection is not None:
                 close_quietly(connection)
+
+    def _hand_back(self) -> None:
+        """Report every message given and not sent, so that the pool never waits for it (its changes stay pending)."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None:
+                self._results.put((self, Confirmed(job.seqs, LaneUnavailable("the lane was closed before sending it"))))
 
 
 class Lanes:

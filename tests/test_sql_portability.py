@@ -47,6 +47,7 @@ from models import branch_sales, head_office_view
 from models.capture import trigger_bodies
 from models.sale import new_sale
 from models.schema import bo_metadata, ho_metadata
+from sync import dead_letters as dead_letter_store
 from sync.dead_letters import discard as discard_dead_letter
 from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
@@ -180,6 +181,7 @@ def test_every_upsert_construct_of_the_code_renders_the_row_alias_for_mysql_8():
 
     inserts = [value for module in (sync.apply, sync.intake, sync.outbox) for value in vars(module).values()
                if isinstance(value, mysql.Insert)]
+    inserts += [sync.apply.HEAD_OFFICE.upsert, sync.apply.HEAD_OFFICE.tombstone]  # built once per row shape
     upserts = [str(i.compile(dialect=mysql8())) for i in inserts if "ON DUPLICATE KEY UPDATE" in str(i.compile(dialect=mysql8()))]
     assert len(upserts) >= 3  # the Head Office's sales and tombstones, the branch's sync_state
     for as_mysql8 in upserts:
@@ -247,7 +249,7 @@ def representative_run(make_offices):
     head_office_view.sales_totals(ho, everything)
     head_office_view.daily_totals(ho, everything)
     head_office_view.filter_choices(ho)
-    parked(ho)
+    dead_letter_store.parked(ho)
     list(head_office_view.iter_filtered_rows(ho, everything, order))
 
 
