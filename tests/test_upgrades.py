@@ -211,12 +211,17 @@ def _today(*args: str) -> subprocess.CompletedProcess[str]:
 # ---------------------------------------------------------------- the tests
 def test_the_previous_releases_databases_upgrade_in_place_with_outbox_and_dead_letters_and_sync_carries_on(
         previous_release, bare_offices):
-    offices = bare_offices(branches=2)  # today's Head Office knows bo2; the previous one did not
+    """bo1 and the Head Office run the previous release: bo1's outbox holds applied, sent (waiting in the
+    broker) and pending changes; the Head Office parked a message from a branch it did not know, an
+    undecodable one and one of today's version 2.  bo3 was upgraded first: its changes wait in its own
+    queue, which the previous Head Office never reads.  After ``migrate``, all of it arrives."""
+    offices = bare_offices(branches=3)  # today's Head Office knows bo2; the previous one did not
     old_ho_file = _old_head_office_file(offices, ["bo1"])
     for path in (old_ho_file, offices.paths["bo1"]):
         made = previous_release.run("-m", "sync", "init-db", "--config", str(path))
         assert made.returncode == 0, made.stderr
-    bo1, ho = offices.engine("bo1"), offices.engine("ho")
+    init_database(offices.branch("bo3"))  # bo3 is upgraded before its Head Office
+    bo1, bo3, ho = offices.engine("bo1"), offices.engine("bo3"), offices.engine("ho")
 
     # Real traffic through the previous release: applied changes, and dead letters at its Head Office.
     old_ho = _start_old_head_office(previous_release, old_ho_file)
@@ -231,6 +236,8 @@ def test_the_previous_releases_databases_upgrade_in_place_with_outbox_and_dead_l
         # A message of today's protocol version 2 (a branch's report) reaching the previous Head Office.
         report = Report("bo1", "origin-of-a-newer-bo1", int(time.time() * 1000), True, None, 11, 42)
         _on_intake(offices, protocol.encode_report(report), protocol.report_properties("bo1", report.origin, 1, None))
+        insert_sales(bo3, 3, start=30, region="North")
+        OutboxRelay(offices.branch("bo3")).run_once(receipt_wait=0.2)  # its own queue, which the old one never reads
         wait_for(lambda: head_office_rows(ho) == branch_rows(bo1, "bo1") and _count(ho, "sync_dead_letters") == 3, 60,
                  "the previous Head Office to apply bo1's sales and park three messages")
         _old_until_applied(previous_release, offices, 6)
@@ -240,7 +247,7 @@ def test_the_previous_releases_databases_upgrade_in_place_with_outbox_and_dead_l
     change_qty(bo1, ids[2], 7)
     _old_once(previous_release, offices)  # confirmed by the broker; they wait in the intake queue, never applied
     insert_sales(bo1, 2, start=20)  # still pending
-    assert outbox_states(bo1) == {0: 2, 1: 4, 2: 6}
+    assert outbox_states(bo1) == {0: 2, 1: 4, 2: 6} and outbox_states(bo3) == {1: 3}
     with ho.connect() as conn:
         old_reasons = dict(conn.execute(text("SELECT id, reason FROM sync_dead_letters")).all())
     version_letter = next(i for i, why in old_reasons.items() if "version 2" in why)
@@ -286,10 +293,10 @@ def test_the_previous_releases_databases_upgrade_in_place_with_outbox_and_dead_l
         from_bo2 = next(i for i, why in old_reasons.items() if "'bo2'" in why)
         consumer.retry_dead_letter(from_bo2)
         wait_for(lambda: _letters(ho)[from_bo2][0] == "retried", 30, "the retried letter of bo2 to be applied")
-        with running(OutboxRelay(offices.branch("bo1"))):
-            wait_for(lambda: {r for r in head_office_rows(ho) if r[0] == "bo1"} == branch_rows(bo1, "bo1")
-                     and outbox_states(bo1) == {2: 12}, 60,
-                     "today's Head Office to hold every sale of the upgraded branch, each applied")
+        with running(OutboxRelay(offices.branch("bo1")), OutboxRelay(offices.branch("bo3"))):
+            wait_for(lambda: {r for r in head_office_rows(ho) if r[0] != "bo2"} == branch_rows(bo1, "bo1")
+                     | branch_rows(bo3, "bo3") and outbox_states(bo1) == {2: 12} and outbox_states(bo3) == {2: 3}, 60,
+                     "today's Head Office to hold every sale of both branches, each applied")
     with ho.connect() as conn:
         assert conn.execute(text("SELECT branch_sale_id, qty FROM sales WHERE branch = 'bo2'")).all() == [(1, 3)]
         assert conn.execute(text("SELECT alert FROM sync_branches WHERE code = 'bo1'")).scalar() is None
