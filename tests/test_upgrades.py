@@ -374,11 +374,12 @@ def test_an_app_or_command_refuses_a_database_older_or_newer_than_its_code_in_on
             with engine.begin() as conn:
                 conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = :r"), {"r": revision})
 
-    runs = {
-        "older": [("bo_app.py", "bo1", "--headless"), ("ho_app.py", "ho", "--headless"), ("-m sync status", "bo1"),
-                  ("-m sync rejoin", "bo1"), ("-m sync adopt", "ho", "--branch", "bo1"), ("-m sync init-db", "ho")],
-        "newer": [("bo_app.py", "bo1", "--once"), ("ho_app.py", "ho", "--headless"), ("-m sync status", "ho"),
-                  ("-m sync init-db", "bo1"), ("-m sync migrate", "bo1")],
+    runs = {  # each program in each of its modes (a window refuses before it opens), each command that reads data
+        "older": [("bo_app.py", "bo1", "--headless"), ("ho_app.py", "ho", "--headless"), ("bo_app.py", "bo1"),
+                  ("-m sync status", "bo1"), ("-m sync rejoin", "bo1"), ("-m sync adopt", "ho", "--branch", "bo1"),
+                  ("-m sync init-db", "ho")],
+        "newer": [("bo_app.py", "bo1", "--once"), ("ho_app.py", "ho", "--headless"), ("ho_app.py", "ho"),
+                  ("-m sync status", "ho"), ("-m sync init-db", "bo1"), ("-m sync migrate", "bo1")],
     }
     for standing, revision in (("older", "0001"), ("newer", "9999")):
         set_revision(revision)
