@@ -81,6 +81,11 @@ class LetterState(enum.StrEnum):
     SUPERSEDED = "superseded"  # its branch adopted a newer history
 
 
+# The outcome of an attempt that parked a message for its version: a newer office wrote
+# it, and the release that reads it applies it (``migrate`` queues such letters again).
+UNREAD_VERSION = "version not read"
+
+
 # ---------------------------------------------------------------- branch office
 def branch_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> tuple[Table, Table, Table]:
     """sales, sync_outbox and sync_state of a branch, for ``shape``."""

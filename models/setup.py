@@ -22,7 +22,11 @@ class SchemaMismatch(Exception):
 
     def __init__(self, status: SchemaStatus, database: str):
         super().__init__(status.sentence(database))
-        self.status = status
+        self.status, self.database = status, database
+
+    def sentence(self, config: str) -> str:
+        """The sentence, naming the office's file in the command to run."""
+        return self.status.sentence(self.database, config) or str(self)
 
 
 def _fits(engine: Engine, role: Role) -> Standing:

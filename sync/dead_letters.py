@@ -6,6 +6,7 @@
     settle     the outcome of a retry: applied, or parked again with the new reason
     discard    a person decided it is not to be applied; it stays on record
     supersede  the branch adopted a newer history: its older parked letters are closed
+    queue_readable_again  after an upgrade: the letters parked for their version that this code reads
 
 Every attempt is a row of ``sync_dead_letter_attempts``, so a letter that fails again
 after a retry stays in view with its history.  A message parked twice (redelivered
@@ -16,14 +17,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from models.rows import tuples
-from models.schema import LetterState, ho_dead_letter_attempts, ho_dead_letters
-from sync.protocol import MAX_WIRE_BYTES
+from models.schema import UNREAD_VERSION, LetterState, ho_dead_letter_attempts, ho_dead_letters
+from sync.protocol import MAX_WIRE_BYTES, reads
 from sync.senders import Sender
 
 _d, _a = ho_dead_letters.c, ho_dead_letter_attempts.c
@@ -44,6 +46,11 @@ class Letter:
     message_id: str | None
     properties: str  # JSON, from protocol.record_of
     body: bytes
+    unread_version: bool = False  # refused for its version: a newer office wrote it
+
+
+def _outcome(unread_version: bool, otherwise: str) -> str:
+    return UNREAD_VERSION if unread_version else otherwise
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ def park(conn: Connection, letter: Letter) -> int:
     if held is not None:
         if held.state == LetterState.PARKED:  # parked already: a redelivery or a resend, nothing new
             return int(held.id)
-        _again(conn, held.id, letter.reason)
+        _again(conn, held.id, letter.reason, letter.unread_version)
         return int(held.id)
     body, reason = letter.body, letter.reason
     if len(body) > MAX_RECORDED_BODY:
@@ -95,7 +102,8 @@ def park(conn: Connection, letter: Letter) -> int:
         queue=_short(letter.sender.queue, 255), claimed_branch=_short(letter.claimed_branch, 64), reason=reason,
         message_id=_short(letter.message_id, 255), properties=letter.properties, body=body, body_bytes=len(letter.body),
     )).inserted_primary_key[0]
-    conn.execute(insert(ho_dead_letter_attempts).values(dead_letter_id=letter_id, outcome="parked", reason=reason))
+    conn.execute(insert(ho_dead_letter_attempts).values(
+        dead_letter_id=letter_id, outcome=_outcome(letter.unread_version, "parked"), reason=reason))
     return int(letter_id)
 
 
@@ -103,10 +111,11 @@ def _short(value: str | None, size: int) -> str | None:
     return value[:size] if value else None
 
 
-def _again(conn: Connection, letter_id: int, reason: str) -> None:
+def _again(conn: Connection, letter_id: int, reason: str, unread_version: bool = False) -> None:
     conn.execute(update(ho_dead_letters).where(_d.id == letter_id).values(
         state=LetterState.PARKED, reason=reason, attempts=_d.attempts + 1, resolved_at=None))
-    conn.execute(insert(ho_dead_letter_attempts).values(dead_letter_id=letter_id, outcome="parked again", reason=reason))
+    conn.execute(insert(ho_dead_letter_attempts).values(
+        dead_letter_id=letter_id, outcome=_outcome(unread_version, "parked again"), reason=reason))
 
 
 def parked(engine: Engine, limit: int = 500) -> list[DeadLetter]:
@@ -134,14 +143,15 @@ def retry_job(conn: Connection, letter_id: int) -> RetryJob | None:
     return RetryJob(int(row.id), row.queue or "", row.publisher, row.properties, bytes(row.body))
 
 
-def settle(conn: Connection, letter_id: int, applied: bool, reason: str | None = None) -> None:
+def settle(conn: Connection, letter_id: int, applied: bool, reason: str | None = None,
+           unread_version: bool = False) -> None:
     """Record how a retry ended: applied (the letter is closed) or parked again with ``reason``."""
     if applied:
         conn.execute(update(ho_dead_letters).where(_d.id == letter_id).values(
             state=LetterState.RETRIED, attempts=_d.attempts + 1, resolved_at=dt.datetime.now()))
         conn.execute(insert(ho_dead_letter_attempts).values(dead_letter_id=letter_id, outcome="applied"))
     else:
-        _again(conn, letter_id, reason or "parked again")
+        _again(conn, letter_id, reason or "parked again", unread_version)
 
 
 def discard(engine: Engine, letter_id: int) -> bool:
@@ -177,3 +187,27 @@ def supersede(conn: Connection, letter_ids: list[int], why: str) -> None:
         conn.execute(update(ho_dead_letters).where(_d.id == letter_id).values(
             state=LetterState.SUPERSEDED, resolved_at=dt.datetime.now()))
         conn.execute(insert(ho_dead_letter_attempts).values(dead_letter_id=letter_id, outcome="superseded", reason=why))
+
+
+def queue_readable_again(engine: Engine) -> int:
+    """Queue for a retry every parked letter refused for its version that this code now reads; returns how many.
+
+    Run after an upgrade (``python -m sync migrate``): the consumer then applies them,
+    as their senders recorded with them, as it does any retry a person asks for.
+    """
+    last = (select(ho_dead_letter_attempts.c.outcome).where(_a.dead_letter_id == _d.id)
+            .order_by(_a.id.desc()).limit(1).scalar_subquery())
+    with engine.begin() as conn:
+        waiting = tuples(conn.execute(select(_d.id, _d.body, _d.properties)
+                                      .where(_d.state == LetterState.PARKED, last == UNREAD_VERSION).order_by(_d.id)))
+        readable = [int(i) for i, body, properties in waiting if reads(bytes(body), _content_encoding(properties))]
+        queue_retries(conn, readable)
+    return len(readable)
+
+
+def _content_encoding(properties: str) -> str | None:
+    try:
+        encoding = json.loads(properties).get("content_encoding")
+    except (ValueError, AttributeError):
+        return None
+    return encoding if isinstance(encoding, str) else None

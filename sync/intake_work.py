@@ -87,6 +87,7 @@ class _Plan:
     batch: ChangeBatch | None = None
     message: object | None = None  # any other message a branch sends (a Report, ...), for its handler
     refusal: str | None = None  # park the message with this reason
+    unread_version: bool = False  # refused for its version: a newer office wrote it
     impostor: bool = False  # it spoke for a branch other than its sender's
 
 
@@ -143,6 +144,7 @@ class HeadOfficeWork:
         except Exception as exc:  # noqa: BLE001 - whatever a decoder raises, this message alone is at fault
             plan.claimed = _claimed_branch(delivery)
             plan.refusal = str(exc) if isinstance(exc, protocol.Poison) else unexpected(exc).detail
+            plan.unread_version = isinstance(exc, protocol.Unsupported)
             return plan
         plan.claimed = message.branch
         plan.refusal = impostor(sender, self.cfg, message.branch)
@@ -209,12 +211,13 @@ class HeadOfficeWork:
         if retry_of is not None and body is plan.delivery.body:
             if plan.impostor:
                 reason += "; a message sent in another branch's name cannot be retried, only discarded"
-            dead_letters.settle(conn, retry_of, applied=False, reason=f"tried again and parked again: {reason}")
+            dead_letters.settle(conn, retry_of, applied=False, reason=f"tried again and parked again: {reason}",
+                                unread_version=plan.unread_version)
             plan.refusal = reason
             letter_id = retry_of
         else:
             letter = dead_letters.Letter(plan.sender, branch, plan.claimed, reason, plan.delivery.envelope.message_id,
-                                         plan.delivery.record, body)
+                                         plan.delivery.record, body, plan.unread_version and body is plan.delivery.body)
             letter_id = dead_letters.park(conn, letter)
         self.log.error("parked a message from %s as dead letter %d: %s", branch or "an unknown sender", letter_id, reason)
         outcome.events.append(events.DeadLettered(branch, reason))

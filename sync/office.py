@@ -83,10 +83,31 @@ def prepare_or_exit(cfg: OfficeConfig) -> None:
         if isinstance(cfg, HeadOfficeConfig) or _empty(cfg):
             init_database(cfg)
     except SchemaMismatch as exc:
-        fail(ExitCode.SCHEMA, str(exc))
+        fail(ExitCode.SCHEMA, exc.sentence(cfg.source))
     except DBAPIError as exc:
         fail(ExitCode.DATABASE, f"Cannot prepare the {cfg.name} database: {db_words(exc)}. "
                                 f"Is MySQL running at the db_url in {cfg.source}?")
+
+
+def fits_or_exit(cfg: OfficeConfig, down_is_theirs: bool = False) -> None:
+    """Before a command reads or writes an existing office database: it must be at this code's schema.
+
+    An older or newer one is refused in one sentence (exit 6) naming both revisions
+    and what to run; an empty one is left for the command to report as it would.
+    A database that does not answer is exit 4, or, with ``down_is_theirs``, left
+    for the command to report in its own words.
+    """
+    try:
+        engine = make_engine(cfg.db_url)
+        try:
+            check_fits(engine, role_of(cfg))
+        finally:
+            engine.dispose()
+    except SchemaMismatch as exc:
+        fail(ExitCode.SCHEMA, exc.sentence(cfg.source))
+    except DBAPIError as exc:
+        if not down_is_theirs:
+            fail(ExitCode.DATABASE, f"The {cfg.name} database is not answering ({db_words(exc)}); nothing was changed.")
 
 
 def _empty(cfg: OfficeConfig) -> bool:

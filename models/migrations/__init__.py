@@ -49,15 +49,16 @@ class SchemaStatus:
     revision: str | None
     head: str
 
-    def sentence(self, database: str) -> str | None:
-        """What a person must do, or None when nothing."""
+    def sentence(self, database: str, config: str = "<this office's file>") -> str | None:
+        """What a person must do, in one sentence naming both revisions and the command; None when nothing."""
         if self.standing is Standing.OLDER:
             return (f"The database {database} is at schema revision {self.revision}, older than this program's "
-                    f"{self.head}; run `python -m sync migrate --config <this office's file>` to upgrade it in place "
-                    "(nothing is lost), then start again.")
+                    f"{self.head}; run `python -m sync migrate --config {config}` (installed: `branch-sync migrate`) "
+                    "to upgrade it in place (nothing is lost), then start again; nothing was touched.")
         if self.standing is Standing.NEWER:
             return (f"The database {database} is at schema revision {self.revision}, which a newer release of Branch "
-                    f"Sync wrote (this program knows up to {self.head}); install that release here. Nothing was touched.")
+                    f"Sync wrote (this program knows up to {self.head}); install that release here (`pip install "
+                    "--upgrade` its wheel) and start it; nothing was touched.")
         return None
 
 

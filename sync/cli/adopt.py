@@ -9,7 +9,7 @@ from config import HeadOfficeConfig, OfficeConfig
 from models.schema import make_engine
 from sync.failures import ExitCode, db_words
 from sync.histories import adopt
-from sync.office import fail
+from sync.office import fail, fits_or_exit
 
 HELP = "take a branch's new history: set aside the rows held from the old one, apply the new (after `rejoin`)"
 ROLE = "head_office"
@@ -24,6 +24,7 @@ def run(cfg: OfficeConfig, args: argparse.Namespace) -> int:
     assert isinstance(cfg, HeadOfficeConfig)
     if args.branch not in cfg.branches:
         fail(ExitCode.CONFIG, f"{args.branch} is not one of this Head Office's branches ({', '.join(cfg.branches)}).")
+    fits_or_exit(cfg)
     engine = make_engine(cfg.db_url)
     try:
         done = adopt(engine, args.branch, args.origin)

@@ -25,7 +25,7 @@ def run(cfg: OfficeConfig, args: argparse.Namespace) -> int:
     try:
         done = init_database(cfg, Vanished(args.vanished) if args.vanished else None)
     except SchemaMismatch as exc:
-        fail(ExitCode.SCHEMA, str(exc))
+        fail(ExitCode.SCHEMA, exc.sentence(cfg.source))
     except DBAPIError as exc:
         fail(ExitCode.DATABASE, f"Cannot prepare the {cfg.name} database: {db_words(exc)}. "
                                 f"Is MySQL running at the db_url in {cfg.source}?")

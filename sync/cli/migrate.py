@@ -8,10 +8,12 @@ from sqlalchemy.exc import DBAPIError
 from config import OfficeConfig
 from models.migrations import schema_status, upgrade
 from models.schema import make_engine
+from sync.dead_letters import queue_readable_again
 from sync.failures import ExitCode, db_words
 from sync.office import fail, role_of
 
-HELP = "upgrade the office database in place to this release's schema (take a backup first)"
+HELP = ("upgrade the office database in place to this release's schema (take a backup first); at the Head Office, "
+        "queue again the parked messages of a version this release reads")
 ROLE = None
 
 
@@ -21,9 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(cfg: OfficeConfig, args: argparse.Namespace) -> int:
     engine = make_engine(cfg.db_url)
+    requeued = 0
     try:
         before = schema_status(engine, role_of(cfg))
         applied = upgrade(engine, role_of(cfg))
+        if not cfg.is_branch:  # messages a newer office wrote, which this release may now read
+            requeued = queue_readable_again(engine)
     except ValueError as exc:
         fail(ExitCode.SCHEMA, str(exc))
     except DBAPIError as exc:
@@ -34,4 +39,7 @@ def run(cfg: OfficeConfig, args: argparse.Namespace) -> int:
         print(f"{cfg.code}: upgraded from schema revision {before.revision} to {applied[-1]} ({', '.join(applied)}).")
     else:
         print(f"{cfg.code}: the database is already at schema revision {before.head}.")
+    if requeued:
+        print(f"{cfg.code}: {requeued} parked message(s) of a protocol version this release reads are queued again; "
+              "the consumer applies them as soon as it runs.")
     return ExitCode.OK

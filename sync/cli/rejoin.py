@@ -9,7 +9,7 @@ from config import OfficeConfig
 from models.schema import make_engine
 from sync.failures import ExitCode, db_words
 from sync.histories import rejoin
-from sync.office import fail
+from sync.office import fail, fits_or_exit
 
 HELP = "give this branch database a new history with every sale it holds, for the Head Office to adopt"
 ROLE = "branch"
@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(cfg: OfficeConfig, args: argparse.Namespace) -> int:
+    fits_or_exit(cfg)
     engine = make_engine(cfg.db_url)
     try:
         done = rejoin(engine)

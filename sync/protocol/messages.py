@@ -58,6 +58,18 @@ class Poison(ValueError):
     """A message that can never be applied; the text is the reason recorded with it."""
 
 
+class Unsupported(Poison):
+    """A message of a version (or a type of a version) this code does not read: a newer office wrote it.
+
+    It is parked like any poison, and marked, so that the release that reads it applies
+    it (``python -m sync migrate`` queues such letters again once they can be read).
+    """
+
+    def __init__(self, reason: str, version: int):
+        super().__init__(reason)
+        self.version = version
+
+
 class TooLarge(ValueError):
     """These rows make a message larger than any reader accepts: send them in smaller ones."""
 
@@ -128,17 +140,31 @@ def unpack(body: bytes, content_encoding: str | None, expected: tuple[str, ...] 
     if not isinstance(obj, dict):
         raise Poison("body is not a JSON object")
     kind, version = obj.get("type"), obj.get("v")
+    if not _is_int(version, 0, 1000):
+        raise Poison(f"message version {str(version)[:20]!r} is not a version any office writes")
+    if not any(v == version for (_k, v) in _KEYS):  # first: a newer office's new types come with a new version
+        raise Unsupported(f"message version {version} is not supported here (this office reads versions 1 to {VERSION})",
+                          version)
     if expected and kind not in expected:
         raise Poison(f"message type {str(kind)[:40]!r} is not {' or '.join(repr(e) for e in expected)}")
-    if not _is_int(version, 0, 1000) or not any(v == version for (_k, v) in _KEYS):
-        raise Poison(f"message version {version!r} is not supported here (this office reads versions 1 to {VERSION})")
-    allowed = _KEYS.get((kind, version)) if isinstance(kind, str) and isinstance(version, int) else None
+    allowed = _KEYS.get((kind, version)) if isinstance(kind, str) else None
     if allowed is None:
-        raise Poison(f"message type {str(kind)[:40]!r} of version {version} is not supported here")
+        raise Unsupported(f"message type {str(kind)[:40]!r} of version {version} is not supported here", version)
     unknown = sorted(str(k)[:40] for k in obj if k not in allowed)
     if unknown:
         raise Poison(f"{kind} message has keys this protocol does not know: {', '.join(unknown[:5])}")
     return obj
+
+
+def reads(body: bytes, content_encoding: str | None) -> bool:
+    """Whether this code reads the version and type of ``body`` (False only for an Unsupported one)."""
+    try:
+        unpack(body, content_encoding)
+    except Unsupported:
+        return False
+    except Poison:
+        return True  # readable, if wrong: trying it again says what is wrong with it now
+    return True
 
 
 def _inflate(body: bytes, content_encoding: str | None) -> bytes:

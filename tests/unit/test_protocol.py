@@ -108,3 +108,23 @@ def test_a_change_above_its_messages_high_water_mark_is_refused():
     body = raw({"v": 1, "type": "changes", "branch": "bo1", "origin": "o", "hw": 5, "at": 1, "changes": [[5, 1, "d"], [6, 2, "d"]]})
     batch = protocol.decode_changes(body, "zlib", KNOWN)
     assert [c.seq for c in batch.changes] == [5] and "above the message's own high-water mark" in batch.rejected[0][1]
+
+
+@pytest.mark.parametrize("obj,version", [
+    ({"v": protocol.VERSION + 1, "type": "changes"}, protocol.VERSION + 1),  # a newer office's version
+    ({"v": protocol.VERSION + 1, "type": "catalogue-of-a-newer-release"}, protocol.VERSION + 1),  # and its new types
+    ({"v": 2, "type": "changes"}, 2),  # a version this office reads, but not for this type
+])
+def test_a_message_of_a_version_not_read_here_is_unsupported_and_says_so(obj, version):
+    with pytest.raises(protocol.Unsupported, match=f"version {version} is not supported here") as refused:
+        protocol.decode_from_branch(raw(obj), "zlib", KNOWN)
+    assert refused.value.version == version
+    assert not protocol.reads(raw(obj), "zlib")
+
+
+def test_a_message_that_is_wrong_but_of_a_version_read_here_is_poison_not_unsupported():
+    for body in (raw({"v": 1, "type": "nonsense"}), raw({"v": 1, "type": "changes", "branch": "bo7"}), raw({"v": "2"})):
+        with pytest.raises(Poison) as refused:
+            protocol.decode_from_branch(body, "zlib", KNOWN)
+        assert not isinstance(refused.value, protocol.Unsupported)
+    assert protocol.reads(enc([row(1)])[0], "zlib")

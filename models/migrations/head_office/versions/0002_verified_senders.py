@@ -14,6 +14,7 @@ Revision ID: 0002
 Revises: 0001
 """
 import json
+import re
 
 import sqlalchemy as sa
 from alembic import op
@@ -80,9 +81,15 @@ def upgrade() -> None:
     _seed_ledger(conn)
 
 
+# How the first release said it could not read a message's version (sync/protocol.py at a7d5714): such a
+# letter was written by a newer office, and is marked so that a release that reads it applies it.
+FIRST_RELEASE_UNREAD_VERSION = re.compile(r"^message version \d+ is not supported ")
+UNREAD_VERSION = "version not read"  # models.schema.UNREAD_VERSION, as this revision wrote it
+
+
 def _attribute_old_dead_letters(conn) -> None:
-    rows = conn.execute(sa.text("SELECT id, branch, properties, LENGTH(body) FROM sync_dead_letters")).all()
-    for letter_id, branch, properties, size in rows:
+    rows = conn.execute(sa.text("SELECT id, branch, properties, LENGTH(body), reason FROM sync_dead_letters")).all()
+    for letter_id, branch, properties, size, reason in rows:
         try:
             publisher = json.loads(properties).get("user_id")
         except (ValueError, AttributeError):
@@ -92,8 +99,9 @@ def _attribute_old_dead_letters(conn) -> None:
             "body_bytes = :size WHERE id = :id"),
             {"claimed": branch, "publisher": publisher if isinstance(publisher, str) else None, "size": size or 0,
              "id": letter_id})
+        outcome = UNREAD_VERSION if FIRST_RELEASE_UNREAD_VERSION.match(reason or "") else "parked"
         conn.execute(sa.text("INSERT INTO sync_dead_letter_attempts (dead_letter_id, outcome, reason) "
-                             "VALUES (:id, 'parked', 'recorded by the first release')"), {"id": letter_id})
+                             "VALUES (:id, :outcome, 'recorded by the first release')"), {"id": letter_id, "outcome": outcome})
 
 
 def _seed_ledger(conn) -> None:
