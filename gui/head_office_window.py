@@ -24,7 +24,7 @@ from gui.branch_panel import BranchPanel
 from gui.chart import SalesChart
 from gui.dead_letters import DeadLetterView
 from gui.filter_bar import FilterBar
-from gui.formats import database_problem, plural, sentence
+from gui.formats import database_problem, plural
 from gui.keys import bind_shortcuts, focus_and_select
 from gui.notice import Notice, Words
 from gui.sales_view import SalesView
@@ -36,6 +36,7 @@ from models.head_office_view import SalesFilter, daily_totals, filter_choices
 from sync import events as ev
 from sync.dead_letters import discard as discard_dead_letter
 from sync.dead_letters import parked
+from sync.letter_contents import read_letter
 from sync.status import branch_progress
 
 LIVE_DELAY_MS = 400         # rows applied -> the page re-read at most this late (longer while reads are slow)
@@ -144,7 +145,9 @@ class HeadOfficeWindow(ttk.Frame):
         self.summary = SummaryView(self.notebook, self.engine, self.branch_name, say=self.say,
                                    problem=self._database_failed, answered=self._database_answered)
         self.notebook.add(self.summary, text="Subtotals")
-        self.dead_letters = DeadLetterView(self.notebook, self.retry_dead_letter, self.discard_dead_letter)
+        self.dead_letters = DeadLetterView(self.notebook, self.retry_dead_letter, self.discard_dead_letter,
+                                           read_letter=lambda letter_id: read_letter(self.engine, letter_id, self.cfg),
+                                           branch_name=self.branch_name)
         self.notebook.add(self.dead_letters, text="Dead letters")
         self.notebook.bind("<<NotebookTabChanged>>", lambda e: self._tab_changed())
         main.columnconfigure(0, weight=1)
@@ -186,9 +189,9 @@ class HeadOfficeWindow(ttk.Frame):
         match event:
             case ev.RowsApplied():
                 self._rows_applied(event)
-            case ev.DeadLettered(branch=branch, reason=reason):
-                self.status.set("message", f"A message from {branch or 'an unknown sender'} was parked: "
-                                           f"{sentence(reason)}", "bad")
+            case ev.DeadLettered(branch=branch):
+                who = self.branch_name(branch) if branch else "an unknown sender"
+                self.status.set("message", f"A message from {who} could not be applied: see Dead letters.", "bad")
                 self.reload_side()
             case ev.ConsumerStatus():
                 self._consumer_changed(event)
