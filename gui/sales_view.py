@@ -123,6 +123,16 @@ class SalesView(ttk.Frame):
         """How long the last totals read took."""
         return self._totals_job.last_seconds
 
+    @property
+    def page_pending(self) -> bool:
+        """Whether a page read is still running (or waiting to)."""
+        return self._page_job.pending
+
+    @property
+    def totals_pending(self) -> bool:
+        """Whether a totals read is still running (or waiting to)."""
+        return self._totals_job.pending
+
     # ------------------------------------------------------------ reading
     def load_page(self, position: PagePosition) -> None:
         """Read the page at ``position`` in a worker thread and show it."""

@@ -94,6 +94,11 @@ class SummaryView(ttk.Frame):
     def last_read_seconds(self) -> float | None:
         return self._job.last_seconds
 
+    @property
+    def pending(self) -> bool:
+        """Whether a read of the subtotals is still running (or waiting to)."""
+        return self._job.pending
+
     # ------------------------------------------------------------ reading
     def reload(self) -> None:
         """Re-read the subtotals for the filter and grouping chosen; what is shown meanwhile is marked."""
