@@ -122,10 +122,11 @@ def _summarise(letter: StoredLetter, cfg: HeadOfficeConfig, record: BranchRecord
     if impostor(sender, cfg, message.branch) is not None:
         return _with(contents, Trouble.ANOTHER_BRANCH)
     if isinstance(message, protocol.ChangeBatch):
-        if message.rejected:
-            return _with(contents, Trouble.REFUSED_SALES)
+        # The consumer refuses a batch of another history whole, before it looks at its single changes.
         if record is not None and (record.alert or (record.origin and record.origin != message.origin)):
             return _with(contents, Trouble.OTHER_HISTORY)
+        if message.rejected:
+            return _with(contents, Trouble.REFUSED_SALES)
     return _with(contents, Trouble.PASSES_NOW)
 
 

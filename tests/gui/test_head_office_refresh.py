@@ -90,10 +90,14 @@ def test_a_slow_read_superseded_by_a_newer_filter_is_never_shown_and_the_old_fig
     gui.wait_until(lambda: all(reader.entered[(name, "bo2")] for name in ("sales_page", *FIGURES)), "West's reads")
     gui.settle(0.3)                            # the window keeps running while both are computed
     assert window.sales.updating and window.sales.totals_text == all_time + "  ·  Updating for the new filter…"
-    assert str(window.sales.totals_line.cells["total"].cget("foreground")) == TONES["muted"]
+    assert str(window.sales.totals_line.cells["total"].cget("foreground")) == TONES["stale"]
     assert window.chart.updating and window.chart.canvas.find_withtag("updating")
     assert window.summary.updating and window.summary.note.cget("text").startswith("Updating")
+    lines = window.summary.table
+    assert lines.visible_ids() and all(lines.tree.item(i, "tags") == ("stale",) for i in lines.visible_ids())
     assert window.sales.rows_label.cget("text") == "Reading the sales for the new filter…"
+    table = window.sales.table
+    assert window.sales.rows_stale and all(table.tree.item(i, "tags") == ("stale",) for i in table.visible_ids())
 
     west.set()
     rows, qty, amt, tax, total = totals_of(offices, "bo2")
@@ -108,8 +112,9 @@ def test_a_slow_read_superseded_by_a_newer_filter_is_never_shown_and_the_old_fig
     assert window.sales.totals_text == west_line and not window.sales.updating
     assert str(window.sales.totals_line.cells["total"].cget("foreground")) == TONES["normal"]
     assert window.chart.drawn_series() == ["bo2"] and window.summary.summary.total.total == total
-    table = window.sales.table
+    assert all(lines.tree.item(i, "tags") != ("stale",) for i in lines.visible_ids())
     assert {table.row_values(i)[0] for i in table.visible_ids()} == {"West Branch"}
+    assert not window.sales.rows_stale and all(table.tree.item(i, "tags") == "" for i in table.visible_ids())
 
 
 def test_live_refreshes_are_merged_never_overlap_and_back_off_from_slow_reads(
