@@ -13,7 +13,7 @@ from collections.abc import Callable
 from tkinter import ttk
 
 from gui.background import Newest, OneAtATime
-from gui.formats import clock, money, plural
+from gui.formats import clock, money, plural, visible
 from gui.notice import Notice, Words
 from gui.theme import TONES
 from gui.widgets import Column, DataTable, Row
@@ -41,7 +41,7 @@ def sender_words(code: str | None, name: NameOf) -> str:
     if not code:
         return "an unknown sender"
     named = name(code)
-    return f"{named} ({code})" if named and named != code else code
+    return f"{visible(named)} ({visible(code)})" if named and named != code else visible(code)
 
 
 def size_words(size: int) -> str:
@@ -61,7 +61,7 @@ def held_words(contents: LetterContents, name: NameOf) -> str:
     if not contents.readable:
         return f"A message from {who}; what it held could not be read ({size_words(contents.size)})."
     if contents.kind != "changes":
-        return f"A {contents.kind or 'untyped'} message from {who}, holding no sales ({size_words(contents.size)})."
+        return f"A {visible(contents.kind or 'untyped')} message from {who}, holding no sales ({size_words(contents.size)})."
     if not contents.sales:
         return f"A message from {who} holding no sale that could be read ({size_words(contents.size)})."
     extras = []
@@ -79,7 +79,7 @@ def held_short(contents: LetterContents) -> str:
     if not contents.readable:
         return f"unreadable, {size_words(contents.size)}"
     if contents.kind != "changes":
-        return f"{contents.kind or 'a message'}, no sales"
+        return f"{visible(contents.kind or 'a message')}, no sales"
     return f"{plural(contents.sales, 'sale')} · {money(contents.total)}"
 
 
@@ -88,7 +88,7 @@ def advice(contents: LetterContents, letter: DeadLetter, name: NameOf) -> str:
     who = sender_words(contents.branch or letter.branch, name)
     match contents.trouble:
         case Trouble.UNKNOWN_BRANCH:
-            code = f" {contents.branch}" if contents.branch else ""
+            code = f" {visible(contents.branch)}" if contents.branch else ""
             return (f"Add the branch{code} to the Head Office config (a file like bo1.toml beside ho.toml, or its "
                     "branches key), restart the Head Office, then Retry.")
         case Trouble.MALFORMED if not (contents.branch or letter.branch):
