@@ -10,6 +10,7 @@ import pytest
 from gui.formats import money
 from models.money import compute_line
 from tests.gui.head_office_data import query
+from tests.gui.window_checks import clipped
 from tests.harness import changes_body, publish_raw, upsert
 
 pytestmark = pytest.mark.gui
@@ -19,7 +20,7 @@ def test_a_parked_message_shows_its_branch_sales_total_and_numbers_and_stays_in_
         offices, gui, open_head_office_window):
     # The window's configuration names West Branch; the consumer's does not know bo2, so it parks bo2's sales.
     consumer_cfg = dataclasses.replace(offices.ho, branches={"bo1": "East Branch"})
-    window = open_head_office_window(offices.ho, consumer_cfg=consumer_cfg)
+    window = open_head_office_window(offices.ho, size="1024x640", consumer_cfg=consumer_cfg)   # its minimum size
     view = window.dead_letters
     gui.wait_until(lambda: window.status.text("consumer") == "● Receiving", "the consumer to connect")
     changes = [upsert(seq, 100 + seq, qty=seq) for seq in range(1, 9)]
@@ -44,6 +45,8 @@ def test_a_parked_message_shows_its_branch_sales_total_and_numbers_and_stays_in_
     assert view.history.cget("text").startswith("Parked once: parked ")
     view.todo.toggle_details()
     assert view.todo.details_shown and "is not one this Head Office knows" in view.todo.details
+    gui.settle(0.3)
+    assert clipped(window.winfo_toplevel()) == []          # the reason unfolded still leaves everything in view
 
     view.retry_button.invoke()          # the consumer still does not know bo2: parked again, and still in view
     gui.wait_until(lambda: view.letters[str(sales_id)].attempts == 2 and view.details is not None
