@@ -5,25 +5,29 @@
     screenshot-head-office.png              the consolidated sales filling in live
     screenshot-head-office-subtotals.png    subtotals by branch and product
     screenshot-head-office-500-branches.png 500 branches at the window's minimum size, 1024x640
+    screenshot-head-office-updating.png     a new filter being read: the old figures greyed, "Updating…"
+    screenshot-dead-letters.png             parked messages: what each held and what to do
 
-    python -m devtools.screenshots
+    python -m devtools.screenshots [picture ...]     (pictures by name, e.g. dead-letters; all by default)
 
 Runs under its own virtual X display (Xvfb, 1280x800), on private databases and
 broker names that are dropped afterwards, so it never touches an office's data.
 It enters a fortnight of sample sales (the seed's six among them), lets the
 relays and the Head Office consumer deliver them, then photographs each window
-with ImageMagick's ``import``.
+with ImageMagick's ``import`` (or Pillow's ``ImageGrab`` where ImageMagick is not installed).
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import queue
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tkinter as tk
 from collections.abc import Callable
@@ -42,7 +46,7 @@ from models.sale import new_sale
 from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
 from tests.gui.head_office_data import put_many_branches
-from tests.harness import Offices, assert_converged, running, union_of_branches
+from tests.harness import Offices, assert_converged, changes_body, publish_raw, running, union_of_branches, upsert
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -83,7 +87,13 @@ def settle(root: tk.Tk, seconds: float, until: Callable[[], bool] = lambda: Fals
 
 def photograph(path: Path, size: tuple[int, int] = SIZE) -> None:
     """Save the top left ``size`` of the screen, where the window is."""
-    subprocess.run(["import", "-window", "root", "-crop", f"{size[0]}x{size[1]}+0+0", "+repage", str(path)], check=True)
+    if shutil.which("import") is not None:
+        subprocess.run(["import", "-window", "root", "-crop", f"{size[0]}x{size[1]}+0+0", "+repage", str(path)],
+                       check=True)
+    else:
+        from PIL import ImageGrab
+
+        ImageGrab.grab(bbox=(0, 0, *size), xdisplay=os.environ["DISPLAY"]).save(path)
     print(f"saved {path.relative_to(ROOT)}")
 
 
@@ -207,9 +217,92 @@ def head_office_picture(offices: Offices) -> None:
     destroy_root(root)
 
 
-def main() -> int:
-    if shutil.which("Xvfb") is None or shutil.which("import") is None:
-        sys.exit("Screenshots need Xvfb and ImageMagick's import; install them with: apt-get install xvfb imagemagick")
+class HeldReads:
+    """Makes the Head Office window's reads for one branch wait until ``release()`` (to photograph "Updating…")."""
+
+    READS = (("gui.sales_view", "sales_page"), ("gui.sales_view", "sales_totals"),
+             ("gui.head_office_window", "daily_totals"), ("gui.summary_view", "sales_summary"))
+
+    def __init__(self, branch: str):
+        import importlib
+
+        self.branch, self.gate = branch, threading.Event()
+        self.saved = [(importlib.import_module(m), name) for m, name in self.READS]
+        self.real = [getattr(module, name) for module, name in self.saved]
+        for (module, name), real in zip(self.saved, self.real, strict=True):
+            setattr(module, name, self._held(real))
+
+    def _held(self, real):
+        def read(engine, filt, *args, **kwargs):
+            if filt.branch == self.branch:
+                self.gate.wait(60)
+            return real(engine, filt, *args, **kwargs)
+        return read
+
+    def release(self) -> None:
+        self.gate.set()
+        for (module, name), real in zip(self.saved, self.real, strict=True):
+            setattr(module, name, real)
+
+
+def head_office_updating_picture(offices: Offices) -> None:
+    """A new filter (West Branch) being read: the totals, chart and rows of the old one greyed, marked as updating."""
+    root, window, consumer = open_head_office(offices, offices.ho, SIZE)
+    with running(consumer):
+        settle(root, 20, lambda: window.sales.totals is not None and window.chart.totals and window.branch_panel.progress
+               and not window.sales.updating)
+        held = HeldReads("bo2")
+        try:
+            window.filter_bar.choose_branch("bo2")
+            settle(root, 1.5)
+            photograph(DOCS / "screenshot-head-office-updating.png")
+        finally:
+            held.release()
+        settle(root, 10, lambda: not window.sales.updating)
+    window.dispose()
+    destroy_root(root)
+
+
+def dead_letters_picture(offices: Offices) -> None:
+    """Three parked messages: West Branch's sales holding impossible values (selected, the reason unfolded), a branch
+    the Head Office does not know, and bytes that are no message."""
+    root, window, consumer = open_head_office(offices, offices.ho, SIZE)
+    with running(consumer):
+        settle(root, 20, lambda: window.status.text("consumer") == "● Receiving")
+        with offices.engine("ho").connect() as conn:
+            origin = conn.exec_driver_sql("SELECT origin FROM sync_branches WHERE code = 'bo2'").scalar_one()
+        refused = [upsert(90_000 + i, 9000 + i, qty=q) for i, q in enumerate((3, 12, 7, 40, 2, 5, 9, 1))]
+        for change in refused:
+            change[6] = 0                                   # a quantity of nothing: no sale may hold it
+        publish_raw(offices, changes_body("bo2", origin, refused), branch="bo2")
+        publish_raw(offices, changes_body("bo9", "a-new-till", [upsert(s, 500 + s, qty=s) for s in range(1, 4)]))
+        publish_raw(offices, b"\x1f\x8b not a message at all")
+        view = window.dead_letters
+        settle(root, 30, lambda: len(view.letters) == 3 and all(view.table.row_values(i)[3] != "…" for i in view.letters))
+        window.notebook.select(view)
+        west = next(i for i, letter in view.letters.items() if letter.branch == "bo2")
+        view.table.select(west)
+        settle(root, 10, lambda: view.details is not None)
+        view.todo.toggle_details()
+        settle(root, 1.5)
+        photograph(DOCS / "screenshot-dead-letters.png")
+    window.dispose()
+    destroy_root(root)
+
+
+PICTURES = {"branch": branch_picture, "branch-offline": branch_offline_picture, "head-office": head_office_picture,
+            "head-office-subtotals": head_office_subtotals_picture,
+            "head-office-500-branches": head_office_many_branches_picture,
+            "head-office-updating": head_office_updating_picture, "dead-letters": dead_letters_picture}
+
+
+def main(names: list[str]) -> int:
+    unknown = sorted(set(names) - set(PICTURES))
+    if unknown:
+        sys.exit(f"No picture named {', '.join(unknown)}; the pictures are: {', '.join(PICTURES)}.")
+    if shutil.which("Xvfb") is None:
+        sys.exit("Screenshots need Xvfb (and ImageMagick's import, or Pillow); install them with: "
+                 "apt-get install xvfb imagemagick")
     DOCS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, Display(visible=False, size=SIZE, color_depth=24):
         offices = Offices(Path(scratch)).init()
@@ -218,15 +311,13 @@ def main() -> int:
             relays = [OutboxRelay(b) for b in offices.branches]
             with running(IntakeConsumer(offices.ho), *relays):
                 assert_converged(offices)
-            branch_picture(offices)
-            branch_offline_picture(offices)
-            head_office_picture(offices)
-            head_office_subtotals_picture(offices)
-            head_office_many_branches_picture(offices)
+            for name, picture in PICTURES.items():
+                if not names or name in names:
+                    picture(offices)
         finally:
             offices.cleanup()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

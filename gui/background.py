@@ -11,8 +11,10 @@ the Tk thread polls with ``after``:
 - ``Newest`` is for reads a newer choice makes pointless (a filter changed): the new
   read starts at once instead of queueing behind a slow old one, whose result is dropped;
 - ``EventPump`` drains the engine's event queue a bounded number at a time;
-- ``Throttle`` runs an action once after a burst of pokes, with a delay that
-  ``backed_off`` lengthens while the reads it triggers are slow.
+- ``Throttle`` runs an action once after a burst of pokes;
+- ``LiveRefresh`` is for refreshes that rows arriving ask for: pokes are merged, a
+  refresh never starts while the reads it makes are still running, and the next one
+  waits at least ``backed_off`` (the gap, or five times the last refresh's duration).
 """
 from __future__ import annotations
 
@@ -153,9 +155,9 @@ class Newest:
         run_in_thread(self.widget, blocking, finished)
 
 
-def backed_off(base_ms: int, last_seconds: float | None, factor: float = 3.0, cap_ms: int = 60_000) -> int:
+def backed_off(base_ms: int, last_seconds: float | None, factor: float = 5.0, cap_ms: int = 60_000) -> int:
     """How long a live refresh waits: ``base_ms``, or ``factor`` times the last read's duration when that
-    is longer (a read that takes 2 s is repeated at most every 6 s), never more than ``cap_ms``."""
+    is longer (a read that takes 2 s is repeated at most every 10 s), never more than ``cap_ms``."""
     if last_seconds is None:
         return base_ms
     return int(min(cap_ms, max(base_ms, factor * last_seconds * 1000)))
@@ -223,3 +225,66 @@ def every(widget: tk.Misc, ms: int, action: Callable[[], None]) -> None:
             later(widget, ms, tick)
 
     later(widget, ms, tick)
+
+
+class LiveRefresh:
+    """A refresh that rows arriving ask for (``poke``): merged, never run over itself, backing off when slow.
+
+    ``start()`` begins the refresh (it submits reads to workers); ``busy()`` says whether
+    reads it makes are still running (its own, or a newer filter's).  After a poke the
+    refresh starts ``settle_ms`` later at the earliest (so a burst of pokes is one
+    refresh), never while ``busy()``, and never sooner than ``backed_off(gap_ms, d, factor)``
+    after the previous one ended, ``d`` being how long that one took: with the defaults a
+    refresh of 0.1 s may run every 2 s, one of 4 s only every 20 s, however often rows arrive.
+    """
+
+    CHECK_MS = 50   # how often a running refresh is looked at to see whether it has ended
+
+    def __init__(self, widget: tk.Misc, start: Callable[[], None], busy: Callable[[], bool], gap_ms: int,
+                 factor: float = 5.0, settle_ms: int = 250, clock: Callable[[], float] = time.monotonic):
+        self.widget, self.start, self.busy = widget, start, busy
+        self.gap_ms, self.factor, self.settle_ms, self.clock = gap_ms, factor, settle_ms, clock
+        self.runs = 0                              # refreshes started
+        self.last_seconds: float | None = None     # how long the last one took, from start to no read running
+        self._wanted = self._timer = self._running = False
+        self._started = 0.0
+        self._ended: float | None = None
+
+    def poke(self) -> None:
+        """Rows arrived: refresh when the rules allow."""
+        self._wanted = True
+        self._schedule()
+
+    def wait_ms(self) -> int:
+        """How long after the last refresh ended the next may start."""
+        return backed_off(self.gap_ms, self.last_seconds, self.factor)
+
+    def _schedule(self) -> None:
+        if self._timer or self._running or not self._wanted:
+            return
+        delay = self.settle_ms
+        if self._ended is not None:
+            delay = max(delay, int((self._ended + self.wait_ms() / 1000 - self.clock()) * 1000))
+        self._timer = True
+        later(self.widget, delay, self._fire)
+
+    def _fire(self) -> None:
+        if self.busy():       # a read of the same views (a new filter, F5) is still running: start after it
+            later(self.widget, self.CHECK_MS, self._fire)
+            return
+        self._timer, self._wanted, self._running = False, False, True
+        self._started = self.clock()
+        self.runs += 1
+        try:
+            self.start()
+        finally:
+            self._check()
+
+    def _check(self) -> None:
+        if self.busy():
+            later(self.widget, self.CHECK_MS, self._check)
+            return
+        self._running = False
+        self._ended = self.clock()
+        self.last_seconds = self._ended - self._started
+        self._schedule()

@@ -3,8 +3,10 @@
 It composes the filter, the consolidated sales (``SalesView``), their subtotals
 (``SummaryView``), the dead letters, the branch panel and the chart, and wires
 them to the consumer: the consumer's events come through a queue drained with
-``after``, and every read runs in a worker thread.  Live refreshes wait longer
-while the reads they trigger are slow.
+``after``, and every read runs in a worker thread.  A new filter is read at once and
+the late answers of the old one are dropped; until its own figures arrive the old
+ones are marked as updating.  Live refreshes are merged, never run over a read still
+running, and back off while reads are slow (``LiveRefresh``).
 
 Keys: F5 refreshes, Ctrl+F goes to the filter, Ctrl+E exports the tab shown.
 """
@@ -19,12 +21,12 @@ from typing import Protocol
 
 from config import OfficeConfig
 from gui.app import run_window, window_engine
-from gui.background import EventPump, Newest, OneAtATime, Throttle, backed_off, every, later, run_in_thread
+from gui.background import EventPump, LiveRefresh, Newest, OneAtATime, every, later, run_in_thread
 from gui.branch_panel import BranchPanel
 from gui.chart import SalesChart
 from gui.dead_letters import DeadLetterView
 from gui.filter_bar import FilterBar
-from gui.formats import database_problem, plural, sentence
+from gui.formats import database_problem, plural
 from gui.keys import bind_shortcuts, focus_and_select
 from gui.notice import Notice, Words
 from gui.sales_view import SalesView
@@ -36,10 +38,14 @@ from models.head_office_view import SalesFilter, daily_totals, filter_choices
 from sync import events as ev
 from sync.dead_letters import discard as discard_dead_letter
 from sync.dead_letters import parked
+from sync.letter_contents import read_letter
 from sync.status import branch_progress
 
-LIVE_DELAY_MS = 400         # rows applied -> the page re-read at most this late (longer while reads are slow)
-SUMMARY_DELAY_MS = 3000     # totals, chart, subtotals and branch panel read a lot more, so less often
+# Rows applied -> the page, then the totals, chart, subtotals and branch panel, re-read: never over a read still
+# running, and the next no sooner than max(gap, 5 x the last refresh's duration) after it (gui.background.LiveRefresh).
+LIVE_PAGE_GAP_MS = 1000
+LIVE_SUMMARY_GAP_MS = 2000
+LIVE_BACKOFF = 5.0
 SIDE_REFRESH_MS = 10_000    # branch panel and dead letters, even when nothing arrives
 SIDE_SHARE, SIDE_LEAST, SIDE_MOST = 0.25, 256, 440   # the side panel's share of the width, in pixels at least/most
 CONSUMER_WORDS = {ev.ONLINE: ("● Receiving", "good"), ev.OFFLINE: ("● Not receiving", "warn"), ev.STOPPED: ("● Stopped", "muted")}
@@ -104,8 +110,10 @@ class HeadOfficeWindow(ttk.Frame):
         bind_shortcuts(self, {"<F5>": self.refresh_all, "<Control-f>": self.find, "<Control-F>": self.find,
                               "<Control-e>": self.export_shown, "<Control-E>": self.export_shown})
 
-        self._live = Throttle(self, LIVE_DELAY_MS, self.sales.refresh)
-        self._summaries = Throttle(self, SUMMARY_DELAY_MS, self.reload_summaries)
+        self.live_page = LiveRefresh(self, self.sales.refresh, lambda: self.sales.page_pending, LIVE_PAGE_GAP_MS,
+                                     LIVE_BACKOFF)
+        self.live_summaries = LiveRefresh(self, self.reload_summaries, self._summaries_pending, LIVE_SUMMARY_GAP_MS,
+                                          LIVE_BACKOFF)
         self.pump = EventPump(self, events, self.handle_event).start()
         every(self, SIDE_REFRESH_MS, self.reload_side)
         every(self, 30_000, self.branch_panel.tick)
@@ -144,7 +152,9 @@ class HeadOfficeWindow(ttk.Frame):
         self.summary = SummaryView(self.notebook, self.engine, self.branch_name, say=self.say,
                                    problem=self._database_failed, answered=self._database_answered)
         self.notebook.add(self.summary, text="Subtotals")
-        self.dead_letters = DeadLetterView(self.notebook, self.retry_dead_letter, self.discard_dead_letter)
+        self.dead_letters = DeadLetterView(self.notebook, self.retry_dead_letter, self.discard_dead_letter,
+                                           read_letter=lambda letter_id: read_letter(self.engine, letter_id, self.cfg),
+                                           branch_name=self.branch_name)
         self.notebook.add(self.dead_letters, text="Dead letters")
         self.notebook.bind("<<NotebookTabChanged>>", lambda e: self._tab_changed())
         main.columnconfigure(0, weight=1)
@@ -186,9 +196,9 @@ class HeadOfficeWindow(ttk.Frame):
         match event:
             case ev.RowsApplied():
                 self._rows_applied(event)
-            case ev.DeadLettered(branch=branch, reason=reason):
-                self.status.set("message", f"A message from {branch or 'an unknown sender'} was parked: "
-                                           f"{sentence(reason)}", "bad")
+            case ev.DeadLettered(branch=branch):
+                who = self.branch_name(branch) if branch else "an unknown sender"
+                self.status.set("message", f"A message from {who} could not be applied: see Dead letters.", "bad")
                 self.reload_side()
             case ev.ConsumerStatus():
                 self._consumer_changed(event)
@@ -196,10 +206,8 @@ class HeadOfficeWindow(ttk.Frame):
     def _rows_applied(self, event: ev.RowsApplied) -> None:
         parts = [f"{event.upserts:,} saved"] + ([f"{event.deletes:,} deleted"] if event.deletes else [])
         self.status.set("applied", f"Last applied {event.at:%H:%M:%S}: {self.branch_name(event.branch)}, {', '.join(parts)}")
-        self._live.delay_ms = backed_off(LIVE_DELAY_MS, self.sales.last_read_seconds)
-        self._live.poke()
-        self._summaries.delay_ms = backed_off(SUMMARY_DELAY_MS, self._slowest_summary_seconds())
-        self._summaries.poke()
+        self.live_page.poke()
+        self.live_summaries.poke()
 
     def _consumer_changed(self, event: ev.ConsumerStatus) -> None:
         words, tone = CONSUMER_WORDS.get(event.state, (f"● {event.state.capitalize()}", "warn"))
@@ -212,10 +220,10 @@ class HeadOfficeWindow(ttk.Frame):
             self._consumer_notice = False
             self.notice.clear()       # receiving again: the worry is over
 
-    def _slowest_summary_seconds(self) -> float | None:
-        seconds = [s for s in (self.sales.totals_read_seconds, self._chart_job.last_seconds, self.summary.last_read_seconds)
-                   if s is not None]
-        return max(seconds, default=None)
+    def _summaries_pending(self) -> bool:
+        """Whether a read of the totals, the chart, the subtotals or the branch panel is still running."""
+        return (self.sales.totals_pending or self._chart_job.pending or self.summary.pending
+                or self._panel_job.running)
 
     # ------------------------------------------------------------ reading
     def set_filter(self, filt: SalesFilter) -> None:

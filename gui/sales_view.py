@@ -41,6 +41,7 @@ COLUMNS = [
     Column("tax", "Tax", 76, "e", sample="243.81"), Column("total", "Total", 92, "e", sample="3,726.81"),
 ]
 
+STALE = "stale"                             # the tag of rows shown greyed until the new filter's rows arrive
 Say = Callable[[str, str], None]            # say(sentence, tone) in the window's message area
 Problem = Callable[[BaseException], None]   # a database call failed
 Answered = Callable[[], None]               # a database call worked
@@ -64,11 +65,13 @@ class SalesView(ttk.Frame):
         self.offset = 0            # rows before the page on screen, as far as the view knows
         self.totals: Totals | None = None
         self._totals_for: SalesFilter | None = None   # the filter the totals on screen belong to
+        self._page_for: SalesFilter | None = None     # the filter the rows on screen belong to
         self._page_job, self._totals_job = Newest(self), Newest(self)
 
         self.table = DataTable(self, COLUMNS, on_sort=self.sort_by, height=14)
         self.table.grid(row=0, column=0, sticky="nsew")
         self.table.show_sort(self.order.column, self.order.descending)
+        self.table.tree.tag_configure(STALE, foreground=TONES["stale"])   # rows of the previous filter
         pager = Flow(self, gap=4)
         pager.grid(row=1, column=0, sticky="ew", pady=(8, 0))
         self.page_buttons: dict[str, ttk.Button] = {}
@@ -92,6 +95,7 @@ class SalesView(ttk.Frame):
         self.filter = filt
         self.load_page(PagePosition())
         self.reload_totals()
+        self.redraw()
         self.rows_label.configure(text="Reading the sales for the new filter…", foreground=TONES["busy"])
 
     def sort_by(self, column: str) -> None:
@@ -123,6 +127,16 @@ class SalesView(ttk.Frame):
         """How long the last totals read took."""
         return self._totals_job.last_seconds
 
+    @property
+    def page_pending(self) -> bool:
+        """Whether a page read is still running (or waiting to)."""
+        return self._page_job.pending
+
+    @property
+    def totals_pending(self) -> bool:
+        """Whether a totals read is still running (or waiting to)."""
+        return self._totals_job.pending
+
     # ------------------------------------------------------------ reading
     def load_page(self, position: PagePosition) -> None:
         """Read the page at ``position`` in a worker thread and show it."""
@@ -132,6 +146,7 @@ class SalesView(ttk.Frame):
             if not ok:
                 self.problem(value)
             elif (filt, order) == (self.filter, self.order):  # not overtaken by a newer choice
+                self._page_for = filt
                 self._show_page(value, position)
 
         self._page_job.submit(lambda: sales_page(self.engine, filt, order, position, PAGE_SIZE), done)
@@ -157,14 +172,19 @@ class SalesView(ttk.Frame):
         self._show_row_range()
 
     def redraw(self) -> None:
-        """Show the page on screen again (after branches were named), without reading it."""
+        """Show the page on screen again (after branches were named, or greyed for a new filter), without reading it."""
         if self.page is not None:
             self.table.set_rows(self._row(row) for row in self.page.rows)
+
+    @property
+    def rows_stale(self) -> bool:
+        """Whether the rows on screen belong to another filter than the one chosen (they are greyed meanwhile)."""
+        return self._page_for != self.filter
 
     def _row(self, sale: HeadOfficeSale) -> Row:
         values = (self.branch_name(sale.branch), sale.branch_sale_id, day_text(sale.sale_date), visible(sale.region),
                   visible(sale.product), f"{sale.qty:,}", money(sale.cost), money(sale.amt), money(sale.tax), money(sale.total))
-        return Row(str(sale.id), values)
+        return Row(str(sale.id), values, STALE if self.rows_stale else None)
 
     def _show_row_range(self) -> None:
         if self.page is None:
@@ -207,7 +227,7 @@ class SalesView(ttk.Frame):
             texts = {"rows": f"Totals of {plural(t.rows, 'row')}:", "qty": f"Qty {t.qty:,}", "amt": f"Amt {money(t.amt)}",
                      "tax": f"Tax {money(t.tax)}", "total": f"Total {money(t.total)}"}
         texts["updating"] = "Updating for the new filter…" if self.updating else ""
-        tone = "muted" if self.updating else "normal"
+        tone = "stale" if self.updating else "normal"
         self.totals_line.show(texts, {name: "busy" if name == "updating" else tone for name in texts})
 
     @property

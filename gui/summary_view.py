@@ -28,6 +28,7 @@ FIGURES = [Column("sales", "Sales", 70, "e", sample="60,000"), Column("qty", "Qt
            Column("amt", "Amt", 110, "e", sample="4,699,447.50"), Column("tax", "Tax", 95, "e", sample="328,991.57"),
            Column("total", "Total", 110, "e", sample="5,028,439.07")]
 INDENT = "      "
+STALE = "stale"    # the tag of lines greyed until the new choice's subtotals arrive
 
 
 def figures(line: SummaryLine) -> tuple:
@@ -48,6 +49,8 @@ class SummaryView(ttk.Frame):
         self.summary: Summary | None = None
         self._summary_for: tuple | None = None
         self._job = Newest(self)
+        self._rows: list[Row] = []     # the lines shown, in their own tones (greyed while updating)
+        self._rows_drawn: tuple[list[Row], bool] | None = None
 
         controls = Flow(self, gap=8)
         controls.grid(row=0, column=0, sticky="ew", pady=(0, 8))
@@ -65,6 +68,7 @@ class SummaryView(ttk.Frame):
 
         self.table = DataTable(self, [Column("group", "Branch / Product", 220, stretch=True, sample="Aberdeen"), *FIGURES], height=14)
         self.table.grid(row=1, column=0, sticky="nsew")
+        self.table.tree.tag_configure(STALE, foreground=TONES["stale"])
         self.export_progress = ExportProgress(self)
         self.note = ttk.Label(self, style="Caption.TLabel", foreground=TONES["muted"])
         self.note.grid(row=3, column=0, sticky="w", pady=(6, 0))
@@ -93,6 +97,11 @@ class SummaryView(ttk.Frame):
     @property
     def last_read_seconds(self) -> float | None:
         return self._job.last_seconds
+
+    @property
+    def pending(self) -> bool:
+        """Whether a read of the subtotals is still running (or waiting to)."""
+        return self._job.pending
 
     # ------------------------------------------------------------ reading
     def reload(self) -> None:
@@ -132,7 +141,7 @@ class SummaryView(ttk.Frame):
                 rows.append(Row(f"s{i}", (self.label(by[0], sub.key[0]), *figures(sub)), "busy"))
                 rows += [Row(f"s{i}l{j}", (INDENT + self.label(by[1], line.key[1]), *figures(line)))
                          for j, line in enumerate(children.get(sub.key[0], []))]
-        self.table.set_rows(rows)
+        self._rows = rows
         self._show_state()
 
     def _show_state(self) -> None:
@@ -148,7 +157,10 @@ class SummaryView(ttk.Frame):
         texts = {} if total is None else {
             "sales": f"Total of {plural(total.sales, 'sale')}:", "qty": f"Qty {total.qty:,}", "amt": f"Amt {money(total.amt)}",
             "tax": f"Tax {money(total.tax)}", "total": f"Total {money(total.total)}"}
-        self.total_line.show(texts, dict.fromkeys(texts, "muted" if self.updating else "normal"))
+        self.total_line.show(texts, dict.fromkeys(texts, "stale" if self.updating else "normal"))
+        if self._rows_drawn != (self._rows, self.updating):     # lines greyed, or shown in their own tones again
+            self._rows_drawn = (self._rows, self.updating)
+            self.table.set_rows([Row(r.iid, r.values, STALE) for r in self._rows] if self.updating else self._rows)
 
     # ------------------------------------------------------------ export
     def export_rows(self) -> tuple[list[str], list[tuple]]:

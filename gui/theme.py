@@ -23,6 +23,7 @@ TONES = {
     "bad": "#c42b1c",
     "muted": "#5f5f5f",
     "normal": "#1a1a1a",
+    "stale": "#a3a3a3",    # figures of a previous filter, shown until the new ones arrive
 }
 # Pale row backgrounds that go with the tones, for table rows.
 TINTS = {"good": "#e3f4e1", "busy": "#e6f0fa", "warn": "#fdf2d6", "bad": "#fbe3e4", "muted": "#f0f0f0"}

@@ -1,7 +1,8 @@
 """The whole life of a dead letter, and the only code that writes ``sync_dead_letters``.
 
     park       record a message that cannot be applied, with its reason and its real sender
-    parked     list what waits for a person; count_parked how much
+    parked     list what waits for a person; count_parked how much; stored_letter and attempts_of
+               one letter as recorded and its history (``sync.letter_contents`` reads what it held)
     retry_job  what a retry needs (the body and the sender as recorded, never as re-sent)
     settle     the outcome of a retry: applied, or parked again with the new reason
     discard    a person decided it is not to be applied; it stays on record
@@ -69,6 +70,30 @@ class DeadLetter:
 
 
 @dataclass(frozen=True)
+class StoredLetter:
+    """A letter as recorded, body included (for reading back what it held)."""
+
+    id: int
+    branch: str | None
+    claimed_branch: str | None
+    publisher: str | None
+    queue: str | None
+    reason: str
+    properties: str
+    body: bytes
+    body_bytes: int  # the size it arrived with (only the start of a larger-than-any-message body is kept)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One step of a letter's history: parked, parked again, applied, discarded, superseded."""
+
+    at: dt.datetime
+    outcome: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class RetryJob:
     """What is needed to try a dead letter again, exactly as recorded (never as re-sent)."""
 
@@ -125,6 +150,25 @@ def parked(engine: Engine, limit: int = 500) -> list[DeadLetter]:
              .where(_d.state == LetterState.PARKED).order_by(_d.id.desc()).limit(limit))
     with engine.connect() as conn:
         return [DeadLetter(*row) for row in tuples(conn.execute(query))]
+
+
+def stored_letter(engine: Engine, letter_id: int) -> StoredLetter | None:
+    """Letter ``letter_id`` as recorded, body included, or None when there is none."""
+    query = select(_d.id, _d.branch, _d.claimed_branch, _d.publisher, _d.queue, _d.reason, _d.properties, _d.body,
+                   _d.body_bytes).where(_d.id == letter_id)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    return StoredLetter(int(row.id), row.branch, row.claimed_branch, row.publisher, row.queue, row.reason,
+                        row.properties, bytes(row.body), int(row.body_bytes))
+
+
+def attempts_of(engine: Engine, letter_id: int) -> list[Attempt]:
+    """Every attempt at letter ``letter_id``, oldest first."""
+    query = select(_a.at, _a.outcome, _a.reason).where(_a.dead_letter_id == letter_id).order_by(_a.id)
+    with engine.connect() as conn:
+        return [Attempt(*row) for row in tuples(conn.execute(query))]
 
 
 def count_parked(conn: Connection, branch: str | None = None) -> int:

@@ -36,6 +36,7 @@ from sync.protocol.messages import (
     Change,
     ChangeBatch,
     Poison,
+    Refusal,
     Report,
     TooLarge,
     Unsupported,
@@ -54,7 +55,8 @@ from sync.protocol.messages import (
 __all__ = [
     "APP_ID", "CHANGES", "CHANGES_VERSION", "CONTENT_ENCODING", "CONTENT_TYPE", "MAX_CHANGES", "MAX_INFLATED_BYTES",
     "MAX_WIRE_BYTES", "RECEIPT", "REPORT", "SYNC_REQUEST", "VERSION", "BrokerDeath", "Change", "ChangeBatch", "Envelope",
-    "Poison", "Receipt", "Report", "SyncRequest", "TooLarge", "Unsupported", "changes_properties", "decode_changes", "decode_control",
+    "Poison", "Receipt", "Refusal", "Report", "SyncRequest", "TooLarge", "Unsupported",
+    "changes_properties", "decode_changes", "decode_control",
     "decode_from_branch", "encode_changes", "encode_receipt", "encode_rejected", "encode_report", "encode_sync_request",
     "read_envelope", "reads", "receipt_properties", "record_of", "register_from_branch", "register_to_branch", "register_type",
     "report_properties", "sync_request_properties", "to_ranges", "unpack",

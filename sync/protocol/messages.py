@@ -29,6 +29,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import Enum
 from typing import Any, NoReturn, Protocol, TypeGuard
 
 from models.sale import Sale
@@ -54,8 +55,21 @@ register_type(CHANGES, 1, {"branch", "origin", "hw", "at", "changes"})
 register_type(REPORT, 2, {"branch", "origin", "at", "capture", "pending", "max_seq"})
 
 
+class Refusal(Enum):
+    """Why a message cannot be read, as a kind a window chooses its words from (never from the text)."""
+
+    MALFORMED = "malformed"              # not the JSON, values or keys this protocol writes
+    TOO_LARGE = "too large"              # more than any real message: refused unread
+    NOT_SUPPORTED = "not supported"      # a version or type of message this office does not read
+    UNKNOWN_BRANCH = "unknown branch"    # a branch this Head Office does not know
+
+
 class Poison(ValueError):
-    """A message that can never be applied; the text is the reason recorded with it."""
+    """A message that can never be applied; the text is the reason recorded with it, ``kind`` what kind of refusal."""
+
+    def __init__(self, reason: str, kind: Refusal = Refusal.MALFORMED):
+        super().__init__(reason)
+        self.kind = kind
 
 
 class Unsupported(Poison):
@@ -66,7 +80,7 @@ class Unsupported(Poison):
     """
 
     def __init__(self, reason: str, version: int):
-        super().__init__(reason)
+        super().__init__(reason, Refusal.NOT_SUPPORTED)
         self.version = version
 
 
@@ -134,19 +148,20 @@ def unpack(body: bytes, content_encoding: str | None, expected: tuple[str, ...] 
     except Poison:
         raise
     except TooMuchWork as exc:
-        raise Poison(f"body is refused unread: {exc}") from None
+        raise Poison(f"body is refused unread: {exc}", Refusal.TOO_LARGE) from None
     except Exception as exc:  # noqa: BLE001 - whatever the decoders raise, the body is at fault
         raise Poison(f"body is not UTF-8 JSON that this protocol accepts ({exc.__class__.__name__}: {str(exc)[:120]})") from None
     if not isinstance(obj, dict):
         raise Poison("body is not a JSON object")
     kind, version = obj.get("type"), obj.get("v")
     if not _is_int(version, 0, 1000):
-        raise Poison(f"message version {str(version)[:20]!r} is not a version any office writes")
+        raise Poison(f"message version {str(version)[:20]!r} is not a version any office writes", Refusal.MALFORMED)
     if not any(v == version for (_k, v) in _KEYS):  # first: a newer office's new types come with a new version
         raise Unsupported(f"message version {version} is not supported here (this office reads versions 1 to {VERSION})",
                           version)
     if expected and kind not in expected:
-        raise Poison(f"message type {str(kind)[:40]!r} is not {' or '.join(repr(e) for e in expected)}")
+        raise Poison(f"message type {str(kind)[:40]!r} is not {' or '.join(repr(e) for e in expected)}",
+                     Refusal.NOT_SUPPORTED)
     allowed = _KEYS.get((kind, version)) if isinstance(kind, str) else None
     if allowed is None:
         raise Unsupported(f"message type {str(kind)[:40]!r} of version {version} is not supported here", version)
@@ -171,7 +186,8 @@ def _inflate(body: bytes, content_encoding: str | None) -> bytes:
     if not isinstance(body, (bytes, bytearray)):
         raise Poison("body is not bytes")
     if len(body) > MAX_WIRE_BYTES:
-        raise Poison(f"body of {len(body):,} bytes is larger than any real message ({MAX_WIRE_BYTES:,}); refused unread")
+        raise Poison(f"body of {len(body):,} bytes is larger than any real message ({MAX_WIRE_BYTES:,}); refused unread",
+                     Refusal.TOO_LARGE)
     if content_encoding in (None, "", "identity"):
         raw = bytes(body)
     elif content_encoding == CONTENT_ENCODING:
@@ -181,13 +197,14 @@ def _inflate(body: bytes, content_encoding: str | None) -> bytes:
         except zlib.error as exc:
             raise Poison(f"body is not valid zlib data ({exc})") from None
         if len(raw) > MAX_INFLATED_BYTES or inflater.unconsumed_tail:
-            raise Poison(f"body inflates to more than {MAX_INFLATED_BYTES:,} bytes, more than any real message")
+            raise Poison(f"body inflates to more than {MAX_INFLATED_BYTES:,} bytes, more than any real message",
+                         Refusal.TOO_LARGE)
         if not inflater.eof:
             raise Poison("body is truncated zlib data")
     else:
         raise Poison(f"unknown content_encoding {str(content_encoding)[:40]!r}")
     if len(raw) > MAX_INFLATED_BYTES:
-        raise Poison(f"body is larger than {MAX_INFLATED_BYTES:,} bytes, more than any real message")
+        raise Poison(f"body is larger than {MAX_INFLATED_BYTES:,} bytes, more than any real message", Refusal.TOO_LARGE)
     return raw
 
 
@@ -267,7 +284,7 @@ def decode_changes(body: bytes, content_encoding: str | None, known_branches: It
 def _changes(obj: dict[str, Any], known: set[str], shape: RowShape) -> ChangeBatch:
     branch, origin, items = obj.get("branch"), obj.get("origin"), obj.get("changes")
     if not isinstance(branch, str) or branch not in known:
-        raise Poison(f"branch {str(branch)[:40]!r} is not one this Head Office knows")
+        raise Poison(f"branch {str(branch)[:40]!r} is not one this Head Office knows", Refusal.UNKNOWN_BRANCH)
     if not isinstance(origin, str) or not 1 <= len(origin) <= 36 or not origin.isprintable() or not origin.isascii():
         raise Poison(f"origin {str(origin)[:40]!r} is not a database id")
     high_water, built_at = obj.get("hw"), obj.get("at")
@@ -278,7 +295,7 @@ def _changes(obj: dict[str, Any], known: set[str], shape: RowShape) -> ChangeBat
     if not isinstance(items, list) or not items:
         raise Poison("changes is not a non-empty list")
     if len(items) > MAX_CHANGES:
-        raise Poison(f"message holds {len(items):,} changes, more than {MAX_CHANGES:,}")
+        raise Poison(f"message holds {len(items):,} changes, more than {MAX_CHANGES:,}", Refusal.TOO_LARGE)
     good: list[Change] = []
     bad: list[tuple[int | None, str, Any]] = []
     seen: set[int] = set()
@@ -315,7 +332,7 @@ def encode_report(report: Report) -> bytes:
 def _report(obj: dict[str, Any], known: set[str]) -> Report:
     branch, capture = obj.get("branch"), obj.get("capture")
     if not isinstance(branch, str) or branch not in known:
-        raise Poison(f"branch {str(branch)[:40]!r} is not one this Head Office knows")
+        raise Poison(f"branch {str(branch)[:40]!r} is not one this Head Office knows", Refusal.UNKNOWN_BRANCH)
     if not isinstance(capture, dict) or set(capture) != {"ok", "problem"} or not isinstance(capture["ok"], bool) \
             or not (capture["problem"] is None or isinstance(capture["problem"], str)):
         raise Poison("report's capture is not {ok, problem}")

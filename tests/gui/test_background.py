@@ -50,7 +50,7 @@ def test_newest_records_how_long_its_reads_take_and_live_refreshes_back_off_from
     job.submit(slow_read, lambda ok, value: None)
     gui.wait_until(lambda: job.last_seconds is not None, "the read to end")
     assert job.last_seconds == 2.5
-    assert backed_off(400, job.last_seconds) == 7500          # three times the read, not every 0.4 s
+    assert backed_off(400, job.last_seconds) == 12500         # five times the read, not every 0.4 s
     assert backed_off(400, None) == 400 and backed_off(400, 0.05) == 400 and backed_off(400, 600) == 60_000
 
     fired = []

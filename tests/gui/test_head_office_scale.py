@@ -32,7 +32,7 @@ def test_a_new_filter_marks_the_old_totals_chart_and_subtotals_as_updating_until
     bar = window.filter_bar
     bar.choose_branch("bo2")                   # no event is handled between this and the checks below
     assert window.sales.updating and window.sales.totals_text == all_time + "  ·  Updating for the new filter…"
-    assert str(window.sales.totals_line.cells["total"].cget("foreground")) == TONES["muted"]
+    assert str(window.sales.totals_line.cells["total"].cget("foreground")) == TONES["stale"]
     assert window.chart.updating and window.chart.canvas.find_withtag("updating")
     assert window.summary.updating and window.summary.note.cget("text").startswith("Updating")
     assert window.sales.rows_label.cget("text") == "Reading the sales for the new filter…"

@@ -178,12 +178,16 @@ def test_dead_letters_are_listed_with_their_reason_and_can_be_retried_or_discard
     gui.wait_until(lambda: len(window.dead_letters.letters) == 1, "the dead letter to be listed", timeout=30)
     assert window.notebook.tab(window.dead_letters, "text") == "Dead letters (1)"
     (first_id,) = dead_letter_states(offices)
-    values = window.dead_letters.table.row_values(str(first_id))
-    assert values[2] == "bo1" and values[3]
+    view = window.dead_letters
+    gui.wait_until(lambda: view.table.row_values(str(first_id))[3] != "…", "what the letter held to be read")
+    assert view.table.row_values(str(first_id))[2:5] == ("East Branch (bo1)", "unreadable, 20 bytes", "unreadable")
     window.notebook.select(window.dead_letters)
-    window.dead_letters.table.select(str(first_id))
-    gui.settle()
-    assert values[3] in window.dead_letters.detail.get("1.0", "end")
+    view.table.select(str(first_id))
+    gui.wait_until(lambda: view.details is not None, "the letter's details")
+    assert view.held.cget("text") == "A message from East Branch (bo1); what it held could not be read (20 bytes)."
+    assert view.todo.text.startswith("Ask the support of East Branch (bo1)")
+    (reason,), = query(offices, f"SELECT reason FROM sync_dead_letters WHERE id = {first_id}")
+    assert reason in view.todo.details and not view.todo.details_shown      # the engine's words behind Details
     asked = []
     window.confirm = lambda title, question: asked.append(question) or True
     window.dead_letters.discard_button.invoke()
