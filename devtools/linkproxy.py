@@ -75,9 +75,18 @@ def _shutdown(sock: socket.socket) -> None:
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with RST, as a dropped link looks to the other end."""
+    """Close with RST, as a dropped link looks to the other end.
+
+    The shutdown comes first: a pipe thread blocked in ``recv`` on this socket holds the
+    kernel's socket open past ``close`` (so no RST would go out, and the other end would
+    wait for an answer until its own timeout); shutdown wakes it at once.
+    """
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    _shutdown(sock)
+    try:
         sock.close()
     except OSError:
         pass
