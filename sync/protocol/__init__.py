@@ -1,8 +1,9 @@
 """Everything that crosses RabbitMQ, encoded and checked here and nowhere else.
 
 ``messages``: the bodies (changes, reports, receipts, sync requests) and their
-checks; ``envelope``: the AMQP properties and headers around them; ``limits``: how
-much work one message may ask of its reader.
+checks; ``days``: day close (control totals, a day sent again, per-sale hashes);
+``envelope``: the AMQP properties and headers around them; ``limits``: how much
+work one message may ask of its reader.
 """
 from sync.protocol.control import (
     RECEIPT,
@@ -14,11 +15,34 @@ from sync.protocol.control import (
     encode_sync_request,
     register_to_branch,
 )
+from sync.protocol.days import (
+    DAY_REQUEST,
+    DAY_RESEND,
+    DAY_SALES,
+    DAY_STATES,
+    DAY_TOTALS,
+    RESEND,
+    RESEND_ROWS,
+    SALES,
+    DayRequest,
+    DayResend,
+    DaySales,
+    DayStates,
+    DayTotalsReport,
+    ReportedDay,
+    encode_day_request,
+    encode_day_resend,
+    encode_day_sales,
+    encode_day_states,
+    encode_day_totals,
+)
 from sync.protocol.envelope import (
     APP_ID,
     BrokerDeath,
     Envelope,
     changes_properties,
+    day_properties,
+    day_request_properties,
     read_envelope,
     receipt_properties,
     record_of,
@@ -50,6 +74,9 @@ from sync.protocol.messages import (
 )
 
 __all__ = [
+    "DAY_REQUEST", "DAY_RESEND", "DAY_SALES", "DAY_STATES", "DAY_TOTALS", "RESEND", "RESEND_ROWS", "SALES", "DayRequest",
+    "DayResend", "DaySales", "DayStates", "DayTotalsReport", "ReportedDay", "day_properties", "day_request_properties",
+    "encode_day_request", "encode_day_resend", "encode_day_sales", "encode_day_states", "encode_day_totals",
     "APP_ID", "CHANGES", "CHANGES_VERSION", "CONTENT_ENCODING", "CONTENT_TYPE", "MAX_CHANGES", "MAX_INFLATED_BYTES",
     "MAX_WIRE_BYTES", "RECEIPT", "REPORT", "SYNC_REQUEST", "VERSION", "BrokerDeath", "Change", "ChangeBatch", "Envelope",
     "Poison", "Receipt", "Report", "SyncRequest", "TooLarge", "changes_properties", "decode_changes", "decode_control",

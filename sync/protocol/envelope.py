@@ -36,6 +36,18 @@ def report_properties(branch: str, origin: str, at_ms: int, user: str | None) ->
     return _from_branch(REPORT, VERSION, branch, f"{branch}/{origin}/report/{at_ms}", user)
 
 
+def day_properties(kind: str, branch: str, message_id: str, user: str | None) -> pika.BasicProperties:
+    """A branch's day-close message (sync/protocol/days.py): persistent, signed with its login."""
+    return _from_branch(kind, VERSION, branch, message_id, user)
+
+
+def day_request_properties(kind: str) -> pika.BasicProperties:
+    """The Head Office's day-close message to a branch: persistent (a branch offline reads it later)."""
+    return pika.BasicProperties(content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING,
+                                delivery_mode=pika.DeliveryMode.Persistent, type=kind, app_id=APP_ID,
+                                headers={VERSION_HEADER: VERSION})
+
+
 def _from_branch(kind: str, version: int, branch: str, message_id: str, user: str | None) -> pika.BasicProperties:
     return pika.BasicProperties(
         content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING, delivery_mode=pika.DeliveryMode.Persistent,
