@@ -115,7 +115,7 @@ class OutboxRelay(threading.Thread):
                 continue
             try:
                 session = BranchSession(connection, index, login_of(self.cfg.amqp_urls[index]), self.cfg, self.outbox,
-                                        self.wakeup, self._stopping, self._emit, lambda: self.health, asked, self.days)
+                                        self.wakeup, self._stopping, self._emit, self.check_capture_if_due, asked, self.days)
                 session.run(self._set_state)
                 self._backoff.reset()
             except (pika.exceptions.AMQPError, OSError) as exc:

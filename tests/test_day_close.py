@@ -12,7 +12,7 @@ import sys
 
 from sqlalchemy import text
 
-from models.day_close import DayState, day_close
+from models.day_close import Ask, DayState, ask_branch, day_close, sale_differences
 from models.day_totals import branch_totals, combine, head_office_totals, row_hash
 from models.schema import bo_sales, ho_sales
 from sync.intake import IntakeConsumer
@@ -87,3 +87,72 @@ def _held_qty(offices, sale_id: int) -> int | None:
     with offices.engine("ho").connect() as conn:
         return conn.execute(text("SELECT qty FROM sales WHERE branch = 'bo1' AND branch_sale_id = :i"),
                             {"i": sale_id}).scalar()
+
+
+def reconcile(offices, *args: str) -> subprocess.CompletedProcess:
+    return sync_command("reconcile", "--config", str(offices.paths["ho"]), *args)
+
+
+def resend(offices, day: dt.date, branch: str = "bo1") -> subprocess.CompletedProcess:
+    return sync_command("resend", "--config", str(offices.paths[branch]), "--date", day.isoformat())
+
+
+def test_sales_written_with_capture_off_make_the_day_different_with_those_sales_named_until_repaired(make_offices):
+    offices = make_offices(branches=1, capture_check_minutes=0.02)
+    bo1, ho = offices.engine("bo1"), offices.engine("ho")
+    insert_sales(bo1, 5, day=OLD)
+    with running(IntakeConsumer(offices.ho), OutboxRelay(offices.branch("bo1"))):
+        wait_for(lambda: all_certified(offices, [OLD]), 60, "the day to be certified")
+        with bo1.begin() as conn:
+            conn.execute(text("DROP TRIGGER sales_capture_insert"))
+        missing = insert_sales(bo1, 3, start=10, day=OLD)
+        wait_for(lambda: states(offices)[OLD] is DayState.DIFFERENT, 60, "the day to show different")
+        assert reconcile(offices).returncode == 1
+        ask_branch(ho, "bo1", OLD, Ask.SALES)
+        differs = wait_for(lambda: (d := sale_differences(ho, "bo1", OLD)).answered_at and d, 30, "the branch's sales")
+        assert (differs.missing, differs.extra, differs.changed) == (missing, [], [])
+        refused = resend(offices, OLD)  # capture still broken: nothing is sent, in one sentence
+        assert refused.returncode == 5 and "init-db" in refused.stderr and "Traceback" not in refused.stderr
+        repaired = sync_command("init-db", "--config", str(offices.paths["bo1"]))
+        assert repaired.returncode == 0, repaired.stderr
+        done = resend(offices, OLD)
+        assert done.returncode == 0 and "8 sale(s)" in done.stdout, done.stderr
+        wait_for(lambda: all_certified(offices, [OLD]), 60, "the day to be certified again")
+    checked = reconcile(offices, "--branch", "bo1")
+    assert checked.returncode == 0 and f"bo1 {OLD} certified" in checked.stdout
+
+
+def test_a_row_edited_and_a_row_deleted_by_hand_at_the_head_office_are_found_and_put_right_by_a_resend(make_offices):
+    offices = make_offices(branches=1)
+    bo1, ho = offices.engine("bo1"), offices.engine("ho")
+    edited, removed, deleted_here, *_ = insert_sales(bo1, 6, day=OLD)
+    with running(IntakeConsumer(offices.ho), OutboxRelay(offices.branch("bo1"))):
+        with bo1.begin() as conn:
+            conn.execute(text("DELETE FROM sales WHERE id = :i"), {"i": deleted_here})  # a real delete, captured
+        wait_for(lambda: all_certified(offices, [OLD]) and _held_qty(offices, deleted_here) is None, 60,
+                 "the day to be certified")
+    before = {r[0]: tuple(r) for r in _held_rows(ho)}
+    with ho.begin() as conn:
+        conn.execute(text("UPDATE sales SET qty = qty + 1 WHERE branch = 'bo1' AND branch_sale_id = :i"), {"i": edited})
+        conn.execute(text("DELETE FROM sales WHERE branch = 'bo1' AND branch_sale_id = :i"), {"i": removed})
+        conn.execute(text("INSERT INTO sales (branch, branch_sale_id, sale_date, region, product, qty, cost, amt, tax, "
+                          "total, version) SELECT branch, 9999, sale_date, region, product, qty, cost, amt, tax, total, 1 "
+                          "FROM sales WHERE branch = 'bo1' AND branch_sale_id = :i"), {"i": edited})
+    assert states(offices)[OLD] is DayState.DIFFERENT  # at once: the Head Office's rows are read as they are now
+    found = reconcile(offices, "--from", OLD.isoformat(), "--to", OLD.isoformat())
+    assert found.returncode == 1 and f"bo1 {OLD} different: branch 5 sale(s)" in found.stdout
+    assert "Head Office 5 sale(s)" in found.stdout  # one row fewer, one row more: only the digest tells
+    with running(IntakeConsumer(offices.ho)):  # the branch's agent need not run: the command sends
+        for _ in range(2):  # a resend can be repeated
+            done = resend(offices, OLD)
+            assert done.returncode == 0, done.stderr
+            wait_for(lambda: all_certified(offices, [OLD]), 30, "the day to be certified by the resend")
+    assert {r[0]: tuple(r) for r in _held_rows(ho)} == before  # edited back, deleted back, extra gone
+    assert _held_qty(offices, deleted_here) is None  # a sale deleted at the branch never comes back
+    assert reconcile(offices).returncode == 0
+
+
+def _held_rows(engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT branch_sale_id, sale_date, region, product, qty, cost, amt, tax, total "
+                                 "FROM sales WHERE branch = 'bo1' ORDER BY branch_sale_id")).all()
