@@ -76,6 +76,7 @@ class BranchDays:
         self._next_recent = 0.0
         self._receipted = True  # days sent in flight are looked at again after receipts
         self._health: CaptureHealth | None = None
+        self._told: tuple[int, float] | None = None  # (the high seq last told, when a full pass is due): the quick path
 
     def receipted(self) -> None:
         self._receipted = True
@@ -86,10 +87,13 @@ class BranchDays:
     # ------------------------------------------------------------ totals
     def report(self, send: Send, health: CaptureHealth | None = None, force_all: bool = False) -> int:
         """Send the totals of the days that are due (see the module); returns how many days were sent."""
-        if self.outbox.fact("ho_version") != str(protocol.VERSION) and not force_all:
-            return 0  # a Head Office that has not answered in this version yet may not read them
         recent = time.monotonic() >= self._next_recent
         broken = health is not None and not health.ok and health != self._health
+        if self._told is not None and not (recent or broken or force_all or self._receipted) \
+                and time.monotonic() < self._told[1] and self.outbox.high_water() == self._told[0]:
+            return 0  # nothing new since the last pass: one index probe
+        if self.outbox.fact("ho_version") != str(protocol.VERSION) and not force_all:
+            return 0  # a Head Office that has not answered in this version yet may not read them
         with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
             mark = int(self._fact(conn, "day_totals_seq") or 0)
             full_at = self._fact(conn, "day_totals_full_at")
@@ -132,6 +136,10 @@ class BranchDays:
             conn.execute(_SET_STATE, {"name": "day_totals_seq", "value": str(high)})
             if full:
                 conn.execute(_SET_STATE, {"name": "day_totals_full_at", "value": now.isoformat(sep=" ")})
+                full_at = now.isoformat(sep=" ")
+        assert full_at is not None
+        due = dt.datetime.fromisoformat(full_at) + FULL_EVERY - dt.datetime.now()
+        self._told = (high, time.monotonic() + due.total_seconds())
         if recent:
             self._next_recent = time.monotonic() + self.cfg.capture_check_minutes * 60
         self._receipted = False
