@@ -75,11 +75,15 @@ class HeadOfficeDays:
         conn.execute(update(ho_branches).where(_b.code == message.branch).values(
             totals_through=func.greatest(_b.totals_through, message.through)))
         if message.days:
-            states = {d.day: d.state.value for d in branch_days(conn, message.branch,
-                                                                  days=[r.totals.day for r in message.days])}
-            outcome.publications.append(self.publication(protocol.DAY_STATES, message.branch,
-                                                         protocol.encode_day_states(message.branch, states)))
+            self._answer_states(conn, message.branch, [r.totals.day for r in message.days], outcome)
             outcome.events.append(events.DaysReported(message.branch, len(message.days)))
+
+    def _answer_states(self, conn: Connection, branch: str, days: list[dt.date], outcome: GroupOutcome) -> None:
+        """The states of ``days`` as they stand in this transaction, to the branch (for its window)."""
+        states = {d.day: d.state.value for d in branch_days(conn, branch, days=days)}
+        if states:
+            outcome.publications.append(self.publication(protocol.DAY_STATES, branch,
+                                                         protocol.encode_day_states(branch, states)))
 
     # ------------------------------------------------------------ a day sent again
     def apply_resend(self, conn: Connection, message: object, outcome: GroupOutcome) -> None:
@@ -92,6 +96,8 @@ class HeadOfficeDays:
                 raise ValueError(f"the day {message.day} sent again was refused: {applied.refused[0]}")
             self._write_back(conn, message)
         removed = self._remove_gone(conn, message) if message.ids is not None else 0
+        if message.ids is not None:  # the whole day is in: tell the branch how it stands now
+            self._answer_states(conn, message.branch, [message.day], outcome)
         self.log.info("branch %s sent %s again: %d row(s)%s", message.branch, message.day, len(message.changes),
                       f", {removed} row(s) it no longer has removed" if removed else "")
         outcome.events.append(events.DayResent(message.branch, message.day, len(message.changes), removed))
