@@ -26,7 +26,7 @@ from models.day_totals import DayTotals
 
 DAYS_SHOWN = 14
 REFRESH_MS = 20_000
-CELL_W, CELL_H, NAME_W, HEAD_H = 62, 26, 150, 34
+CELL_W, CELL_H, NAME_W, HEAD_H = 62, 26, 140, 34  # a day's cell is as wide as the view allows, CELL_W at most
 LOOK = {  # state -> (mark, tone)
     DayState.CERTIFIED: ("✓", "good"), DayState.IN_FLIGHT: ("…", "busy"), DayState.DIFFERENT: ("≠", "bad"),
     DayState.UNKNOWN: ("?", "warn"),
@@ -75,6 +75,8 @@ class DayCloseView(ttk.Frame):
         scroll.grid(row=0, column=1, sticky="ns")
         self.canvas.configure(yscrollcommand=scroll.set)
         self.canvas.bind("<Button-1>", self._clicked)
+        self.canvas.bind("<Configure>", lambda e: self._fit(e.width))
+        self.cell_w = CELL_W
         grid.columnconfigure(0, weight=1)
         grid.rowconfigure(0, weight=1)
         self.detail = self._build_detail()
@@ -142,38 +144,44 @@ class DayCloseView(ttk.Frame):
         self.show_chosen()
 
     # ------------------------------------------------------------ the grid
+    def _fit(self, width: int) -> None:
+        fitted = max(30, min(CELL_W, (width - NAME_W) // DAYS_SHOWN))
+        if fitted != self.cell_w:
+            self.cell_w = fitted
+            self.draw()
+
     def draw(self) -> None:
         c = self.canvas
         c.delete("all")
         days = self.shown_days()
         for column, day in enumerate(days):
-            x = NAME_W + column * CELL_W
-            c.create_text(x + CELL_W / 2, HEAD_H / 2, text=f"{day:%a}\n{day.day} {day:%b}", justify="center",
+            x = NAME_W + column * self.cell_w
+            c.create_text(x + self.cell_w / 2, HEAD_H / 2, text=f"{day:%a}\n{day.day} {day:%b}", justify="center",
                           font="SunValleyCaptionFont", fill=TONES["muted"])
         for row, (code, name) in enumerate(self.branches.items()):
             y = HEAD_H + row * CELL_H
             c.create_text(6, y + CELL_H / 2, text=name, anchor="w", font="SunValleyBodyFont", fill=TONES["normal"])
             for column, day in enumerate(days):
-                x = NAME_W + column * CELL_W
+                x = NAME_W + column * self.cell_w
                 found = self.days.get((code, day))
                 mark, tone = LOOK[found.state] if found else ("", "muted")
                 fill = TINTS.get(tone, "white") if found else "#fafafa"
                 outline = TONES["normal"] if self.chosen == (code, day) else "#e0e0e0"
-                c.create_rectangle(x + 1, y + 1, x + CELL_W - 1, y + CELL_H - 1, fill=fill, outline=outline,
+                c.create_rectangle(x + 1, y + 1, x + self.cell_w - 1, y + CELL_H - 1, fill=fill, outline=outline,
                                    width=2 if self.chosen == (code, day) else 1, tags=("cell", f"{code}|{day}"))
-                c.create_text(x + CELL_W / 2, y + CELL_H / 2, text=mark, fill=TONES[tone], font="SunValleyBodyStrongFont",
+                c.create_text(x + self.cell_w / 2, y + CELL_H / 2, text=mark, fill=TONES[tone], font="SunValleyBodyStrongFont",
                               tags=("cell", f"{code}|{day}"))
-        c.configure(scrollregion=(0, 0, NAME_W + CELL_W * len(days), HEAD_H + CELL_H * len(self.branches)))
+        c.configure(scrollregion=(0, 0, NAME_W + self.cell_w * len(days), HEAD_H + CELL_H * len(self.branches)))
 
     def cell_center(self, branch: str, day: dt.date) -> tuple[int, int]:
         """Where a branch-day's cell is on the canvas (for a click)."""
         row = list(self.branches).index(branch)
         column = self.shown_days().index(day)
-        return NAME_W + column * CELL_W + CELL_W // 2, HEAD_H + row * CELL_H + CELL_H // 2
+        return NAME_W + column * self.cell_w + self.cell_w // 2, HEAD_H + row * CELL_H + CELL_H // 2
 
     def _clicked(self, event: tk.Event) -> None:
         x, y = self.canvas.canvasx(event.x), self.canvas.canvasy(event.y)
-        row, column = int((y - HEAD_H) // CELL_H), int((x - NAME_W) // CELL_W)
+        row, column = int((y - HEAD_H) // CELL_H), int((x - NAME_W) // self.cell_w)
         days = self.shown_days()
         if y < HEAD_H or x < NAME_W or not (0 <= row < len(self.branches) and 0 <= column < len(days)):
             return
