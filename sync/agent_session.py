@@ -240,10 +240,12 @@ class BranchSession:
 
     def _day_requested(self, request: protocol.DayRequest) -> None:
         assert self.days is not None
-        self.log.info("the Head Office asked for %s of %s", "the sales" if request.what == protocol.SALES else
-                      "a resend", request.day)
+        self.log.info("the Head Office asked for %s", "the totals of every day" if request.what == protocol.TOTALS else
+                      f"{'the sales' if request.what == protocol.SALES else 'a resend'} of {request.day}")
         try:
-            if request.what == protocol.RESEND:
+            if request.what == protocol.TOTALS:
+                self.days.report(self.publish_day, self.health(), force_all=True)
+            elif request.what == protocol.RESEND:
                 self.days.resend([request.day], self.publish_day)
             else:
                 self.days.send_sales(request.day, self.publish_day)

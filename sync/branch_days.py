@@ -157,7 +157,7 @@ class BranchDays:
         for number, chunk in enumerate(chunks, start=1):
             at = int(time.time() * 1000)
             through = high if number == len(chunks) else mark
-            body = protocol.encode_day_totals(protocol.DayTotalsReport(self.cfg.code, origin, at, through, chunk))
+            body = protocol.encode_day_totals(protocol.DayTotalsReport(self.cfg.code, origin, at, through, chunk, mark))
             send(protocol.DAY_TOTALS, body, f"{self.cfg.code}/{origin}/day-totals/{at}/{number}")
 
     # ------------------------------------------------------------ the Head Office's answers

@@ -67,6 +67,14 @@ class HeadOfficeDays:
         assert isinstance(message, DayTotalsReport)
         self._same_history(conn, message.branch, message.origin)
         now = dt.datetime.now()
+        told = int(conn.execute(select(_b.totals_through).where(_b.code == message.branch)).scalar() or 0)
+        if message.since > told:
+            # The branch told us more than we hold: this database was restored from an older backup (or
+            # replaced). Ask for the totals of every day, so that every day lost shows as different.
+            self.log.warning("branch %s had reported day totals through change %d, the Head Office holds them through "
+                             "%d only (restored?); asking for the totals of every day", message.branch, message.since, told)
+            outcome.publications.append(self.publication(protocol.DAY_REQUEST, message.branch, protocol.encode_day_request(
+                message.branch, dt.date.today(), protocol.TOTALS)))
         if message.days:
             conn.execute(_RECORD, [
                 {"branch": message.branch, "sale_date": d.totals.day, "sale_count": d.totals.rows, "qty": d.totals.qty,

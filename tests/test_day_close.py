@@ -17,7 +17,16 @@ from models.day_totals import branch_totals, combine, head_office_totals, row_ha
 from models.schema import bo_sales, ho_sales
 from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
-from tests.harness import ROOT, change_qty, insert_sales, running, wait_for
+from tests.harness import (
+    ROOT,
+    change_qty,
+    delete_sale,
+    dump_database,
+    insert_sales,
+    restore_database,
+    running,
+    wait_for,
+)
 
 TODAY = dt.date.today()
 OLD = TODAY - dt.timedelta(days=40)
@@ -156,3 +165,43 @@ def _held_rows(engine) -> list:
     with engine.connect() as conn:
         return conn.execute(text("SELECT branch_sale_id, sale_date, region, product, qty, cost, amt, tax, total "
                                  "FROM sales WHERE branch = 'bo1' ORDER BY branch_sale_id")).all()
+
+
+def test_a_head_office_restored_from_an_older_dump_finds_every_day_it_lost_and_resends_repair_them(make_offices, tmp_path):
+    offices = make_offices(branches=1)
+    bo1, ho = offices.engine("bo1"), offices.engine("ho")
+    a_day, b_day, c_day = OLD, OLD + dt.timedelta(days=1), OLD + dt.timedelta(days=2)
+    doomed, *_ = insert_sales(bo1, 4, day=a_day)
+    insert_sales(bo1, 4, day=b_day)
+    with running(IntakeConsumer(offices.ho), OutboxRelay(offices.branch("bo1"))):
+        wait_for(lambda: all_certified(offices, [a_day, b_day]), 60, "both days certified")
+    dump = tmp_path / "ho.sql"
+    dump_database(offices.ho.db_url, dump)
+    # The branches keep selling: more sales of b and c, a sale of a deleted; all of it reaches the Head Office.
+    insert_sales(bo1, 2, start=20, day=b_day)
+    insert_sales(bo1, 3, start=30, day=c_day)
+    delete_sale(bo1, doomed)
+    with running(IntakeConsumer(offices.ho), OutboxRelay(offices.branch("bo1"))):
+        wait_for(lambda: all_certified(offices, [a_day, b_day, c_day]) and _held_qty(offices, doomed) is None, 60,
+                 "every day certified")
+    ho.dispose()
+    restore_database(offices.ho.db_url, dump)  # the Head Office goes back to the older dump
+    assert _held_qty(offices, doomed) is not None  # the deleted sale is back there, for now
+    insert_sales(bo1, 1, start=40, day=TODAY)  # and the branch sells on
+    with running(IntakeConsumer(offices.ho), OutboxRelay(offices.branch("bo1"))):
+        wait_for(lambda: [states(offices).get(d) for d in (a_day, b_day, c_day)] == [DayState.DIFFERENT] * 3, 60,
+                 "each day the Head Office lost to show different")
+        assert states(offices)[TODAY] is DayState.CERTIFIED
+        repaired = sync_command("resend", "--config", str(offices.paths["bo1"]), "--from", a_day.isoformat(),
+                                "--to", c_day.isoformat())
+        assert repaired.returncode == 0, repaired.stderr
+        wait_for(lambda: all_certified(offices, [a_day, b_day, c_day, TODAY]), 60, "every day certified again")
+    assert _held_qty(offices, doomed) is None  # the delete holds: removed again, never resurrected
+    with ho.connect() as conn:
+        assert head_office_totals(conn, ho_sales, "bo1") == {d: t for d, t in _branch_all(bo1).items()}
+    assert reconcile(offices).returncode == 0
+
+
+def _branch_all(engine) -> dict:
+    with engine.connect() as conn:
+        return branch_totals(conn, bo_sales)

@@ -24,6 +24,7 @@ from sync.protocol.days import (
     RESEND,
     RESEND_ROWS,
     SALES,
+    TOTALS,
     DayRequest,
     DayResend,
     DaySales,
@@ -74,7 +75,7 @@ from sync.protocol.messages import (
 )
 
 __all__ = [
-    "DAY_REQUEST", "DAY_RESEND", "DAY_SALES", "DAY_STATES", "DAY_TOTALS", "RESEND", "RESEND_ROWS", "SALES", "DayRequest",
+    "DAY_REQUEST", "DAY_RESEND", "DAY_SALES", "DAY_STATES", "DAY_TOTALS", "RESEND", "RESEND_ROWS", "SALES", "TOTALS", "DayRequest",
     "DayResend", "DaySales", "DayStates", "DayTotalsReport", "ReportedDay", "day_properties", "day_request_properties",
     "encode_day_request", "encode_day_resend", "encode_day_sales", "encode_day_states", "encode_day_totals",
     "APP_ID", "CHANGES", "CHANGES_VERSION", "CONTENT_ENCODING", "CONTENT_TYPE", "MAX_CHANGES", "MAX_INFLATED_BYTES",

@@ -2,6 +2,7 @@
 
   day-totals    branch -> HO  v2  {"v": 2, "type": "day-totals", "branch", "origin", "at",
                                    "through": every day changed by the branch's changes up to this seq is reported,
+                                   "since": the "through" the branch last told (a Head Office that holds less lost some),
                                    "days": [["2026-11-29", rows, qty, "amt", "tax", "total", "<digest, 16 hex>",
                                              in_flight], ...]}
   day-resend    branch -> HO  v2  {"v": 2, "type": "day-resend", "branch", "origin", "at", "day", "hw",
@@ -9,7 +10,8 @@
                                    "ids": null, or in the last part every sale number the branch holds that day}
   day-sales     branch -> HO  v2  {"v": 2, "type": "day-sales", "branch", "origin", "at", "day",
                                    "sales": [[sale_id, "<row hash, 16 hex>"], ...]}
-  day-request   HO -> branch  v2  {"v": 2, "type": "day-request", "branch", "day", "what": "resend" | "sales"}
+  day-request   HO -> branch  v2  {"v": 2, "type": "day-request", "branch", "day", "what": "resend" | "sales" | "totals"}
+                                  ("totals": send the totals of every day now; the day is not read)
   day-states    HO -> branch  v2  {"v": 2, "type": "day-states", "branch", "states": [["2026-11-29", "certified"], ...]}
 
 The totals are defined in models/day_totals.py.  ``in_flight`` is the branch's word
@@ -48,11 +50,11 @@ DAY_REQUEST, DAY_STATES = "day-request", "day-states"
 DAYS_VERSION = 2
 MAX_DAYS = 2000  # days in one day-totals message
 RESEND_ROWS = 5000  # rows in one part of a day sent again
-RESEND, SALES = "resend", "sales"
+RESEND, SALES, TOTALS = "resend", "sales", "totals"
 STATES = ("certified", "in flight", "different", "unknown")
 _HEX = re.compile(r"[0-9a-f]{16}")
 
-register_type(DAY_TOTALS, DAYS_VERSION, {"branch", "origin", "at", "through", "days"})
+register_type(DAY_TOTALS, DAYS_VERSION, {"branch", "origin", "at", "through", "since", "days"})
 register_type(DAY_RESEND, DAYS_VERSION, {"branch", "origin", "at", "day", "hw", "rows", "ids"})
 register_type(DAY_SALES, DAYS_VERSION, {"branch", "origin", "at", "day", "sales"})
 register_type(DAY_REQUEST, DAYS_VERSION, {"branch", "day", "what"})
@@ -74,6 +76,7 @@ class DayTotalsReport:
     at_ms: int
     through: int
     days: list[ReportedDay]
+    since: int = 0  # the through this branch told before: a Head Office holding less has lost reports
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ class DayStates:
 # ---------------------------------------------------------------- encoding
 def encode_day_totals(report: DayTotalsReport) -> bytes:
     return pack({"v": DAYS_VERSION, "type": DAY_TOTALS, "branch": report.branch, "origin": report.origin,
-                 "at": report.at_ms, "through": report.through,
+                 "at": report.at_ms, "through": report.through, "since": report.since,
                  "days": [[d.totals.day.isoformat(), d.totals.rows, d.totals.qty, str(d.totals.amt), str(d.totals.tax),
                            str(d.totals.total), f"{d.totals.digest:016x}", d.in_flight] for d in report.days]})
 
@@ -182,9 +185,9 @@ def _sender(obj: dict[str, Any], known: set[str]) -> tuple[str, str, int]:
 
 def _day_totals(obj: dict[str, Any], known: set[str], _shape: RowShape) -> DayTotalsReport:
     branch, origin, at = _sender(obj, known)
-    through, days = obj.get("through"), obj.get("days")
-    if not _is_int(through, 0):
-        raise Poison("day-totals 'through' is not a seq")
+    through, since, days = obj.get("through"), obj.get("since"), obj.get("days")
+    if not _is_int(through, 0) or not _is_int(since, 0) or since > through:
+        raise Poison("day-totals 'through' and 'since' are not seqs, the first at least the second")
     if not isinstance(days, list) or len(days) > MAX_DAYS:
         raise Poison(f"day-totals 'days' is not a list of at most {MAX_DAYS} days")
     reported, seen = [], set()
@@ -198,7 +201,7 @@ def _day_totals(obj: dict[str, Any], known: set[str], _shape: RowShape) -> DayTo
         seen.add(day)
         totals = DayTotals(day, rows, qty, _money(item[3]), _money(item[4]), _money(item[5]), _hex(item[6]))
         reported.append(ReportedDay(totals, flight))
-    return DayTotalsReport(branch, origin, at, through, reported)
+    return DayTotalsReport(branch, origin, at, through, reported, since)
 
 
 def _day_resend(obj: dict[str, Any], known: set[str], shape: RowShape) -> DayResend:
@@ -243,8 +246,8 @@ def _addressed(obj: dict[str, Any], branch: str | None) -> str:
 
 def _day_request(obj: dict[str, Any], branch: str | None) -> DayRequest:
     to, what = _addressed(obj, branch), obj.get("what")
-    if what not in (RESEND, SALES):
-        raise Poison(f"day-request asks for {str(what)[:20]!r}, neither {RESEND!r} nor {SALES!r}")
+    if what not in (RESEND, SALES, TOTALS):
+        raise Poison(f"day-request asks for {str(what)[:20]!r}, not {RESEND!r}, {SALES!r} or {TOTALS!r}")
     return DayRequest(to, _day(obj.get("day")), str(what))
 
 
