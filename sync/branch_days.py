@@ -7,7 +7,9 @@ date it ever had), of the days it last sent while changes of them were on their
 way (so the Head Office hears once they settled), of the last ``day_totals_days``
 days every ``capture_check_minutes`` (a write capture missed shows there), and of
 every day at least once a day, and at once when the capture self-check finds a
-problem.  Each day says whether changes of it were still pending or unreceipted.
+problem.  Each day says whether changes of it were still pending or unreceipted.  The
+recent days' check sends a message even when nothing changed, so a Head Office
+restored from an older backup hears the branch's ``since`` and asks for all.
 
 ``resend`` sends a day's current rows with the seq of the change that made each,
 and every sale number of the day; ``send_sales`` the hash of each sale of a day.
@@ -125,7 +127,7 @@ class BranchDays:
             previous = sent_before.get(day)
             if full or day in changed or previous is None or previous != (reported.totals, reported.in_flight):
                 out.append(reported)
-        self._publish_totals(send, out, mark, high)
+        self._publish_totals(send, out, mark, high, always=recent)
         with self.engine.begin() as conn:
             now = dt.datetime.now()
             if out:
@@ -148,9 +150,14 @@ class BranchDays:
             self.log.info("sent the totals of %d day(s)%s", len(out), " (all days)" if full else "")
         return len(out)
 
-    def _publish_totals(self, send: Send, days: list[protocol.ReportedDay], mark: int, high: int) -> None:
-        """Days in messages of at most MAX_DAYS; only the last says that every changed day up to ``high`` is told."""
-        if not days and high == mark:
+    def _publish_totals(self, send: Send, days: list[protocol.ReportedDay], mark: int, high: int,
+                        always: bool = False) -> None:
+        """Days in messages of at most MAX_DAYS; only the last says that every changed day up to ``high`` is told.
+
+        With ``always`` (the recent days' check) a message goes even with no day in it: its ``since`` lets
+        a Head Office restored from an older backup notice within ``capture_check_minutes``.
+        """
+        if not days and high == mark and not always:
             return
         chunks = [days[i:i + MAX_DAYS] for i in range(0, len(days), MAX_DAYS)] or [[]]
         origin = self.outbox.origin()
