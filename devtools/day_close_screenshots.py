@@ -61,7 +61,7 @@ def stage(offices: Offices) -> None:
         wait_for(lambda: sale_differences(offices.engine("ho"), "bo2", DIFFERENT_DAY).any, 30, "West's sales")
     bo3 = offices.engine("bo3")
     with bo3.begin() as conn:  # its totals wait for the Head Office's next answer: the day stays in flight
-        conn.execute(text("DELETE FROM sync_state WHERE name = 'ho_version'"))
+        conn.execute(text("DELETE FROM sync_state WHERE name = 'ho_day_close'"))
     cfg = offices.branch("bo3")
     add_sale(bo3, new_sale(sale_date=LATE_DAY, region=cfg.region, product="Toner", qty=3,
                            cost=PRODUCT_CATALOGUE["Toner"], tax_rate=cfg.tax_rate))

@@ -290,13 +290,15 @@ class BranchSession:
         while self._controls:
             tag, properties, body = self._controls[0]
             try:
-                message = protocol.decode_control(body, protocol.read_envelope(properties).content_encoding,
-                                                  self.cfg.code)
+                envelope = protocol.read_envelope(properties)
+                message = protocol.decode_control(body, envelope.content_encoding, self.cfg.code)
             except Exception as exc:  # noqa: BLE001 - whatever it is, the Head Office records it, not us
                 self.log.error("refused a message on the receipt queue: %s", exc)
                 self.channel.basic_nack(tag, requeue=False)  # dead-lettered by the queue, recorded at the HO
                 self._controls.pop(0)
                 continue
+            if self.days is not None and isinstance(message, protocol.Receipt):
+                self.days.head_office_reads(envelope.features)
             self.handlers[type(message)](message)
             self.channel.basic_ack(tag)
             self._controls.pop(0)

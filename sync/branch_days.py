@@ -79,9 +79,18 @@ class BranchDays:
         self._receipted = True  # days sent in flight are looked at again after receipts
         self._health: CaptureHealth | None = None
         self._told: tuple[int, float] | None = None  # (the high seq last told, when a full pass is due): the quick path
+        self._ho_reads: bool | None = None  # whether the Head Office's receipts say it reads day close
 
     def receipted(self) -> None:
         self._receipted = True
+
+    def head_office_reads(self, features: tuple[str, ...]) -> None:
+        """Remember (in the database, for ``--once`` too) that the Head Office says it reads day close."""
+        reads = protocol.DAY_CLOSE_FEATURE in features
+        if reads != self._ho_reads:
+            with self.engine.begin() as conn:
+                conn.execute(_SET_STATE, {"name": "ho_day_close", "value": "1" if reads else ""})
+            self._ho_reads = reads
 
     def _fact(self, conn: Connection, name: str) -> str | None:
         return conn.execute(select(bo_state.c.value).where(bo_state.c.name == name)).scalar()
@@ -94,8 +103,8 @@ class BranchDays:
         if self._told is not None and not (recent or broken or force_all or self._receipted) \
                 and time.monotonic() < self._told[1] and self.outbox.high_water() == self._told[0]:
             return 0  # nothing new since the last pass: one index probe
-        if self.outbox.fact("ho_version") != str(protocol.VERSION) and not force_all:
-            return 0  # a Head Office that has not answered in this version yet may not read them
+        if self.outbox.fact("ho_day_close") != "1" and not force_all:
+            return 0  # a Head Office of an older release, or one that has not answered yet, would park them
         with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
             mark = int(self._fact(conn, "day_totals_seq") or 0)
             full_at = self._fact(conn, "day_totals_full_at")

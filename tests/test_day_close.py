@@ -74,7 +74,7 @@ def test_a_day_certifies_after_ordinary_traffic_and_a_late_change_reopens_and_re
         old_sale = conn.execute(text("SELECT MIN(id) FROM sales WHERE sale_date = :d"), {"d": OLD}).scalar_one()
         # Hold the branch's next totals back (as if they were still on their way): it sends none until the
         # Head Office answers it again.
-        conn.execute(text("DELETE FROM sync_state WHERE name = 'ho_version'"))
+        conn.execute(text("DELETE FROM sync_state WHERE name = 'ho_day_close'"))
     change_qty(bo1, old_sale, 99)  # a late change of the old day, by plain SQL
     OutboxRelay(offices.branch("bo1")).run_once(receipt_wait=0)  # the change goes, its day's totals do not
     with running(IntakeConsumer(offices.ho)):

@@ -39,6 +39,7 @@ from sync.protocol.days import (
 )
 from sync.protocol.envelope import (
     APP_ID,
+    DAY_CLOSE_FEATURE,
     BrokerDeath,
     Envelope,
     changes_properties,
@@ -75,13 +76,14 @@ from sync.protocol.messages import (
 )
 
 __all__ = [
-    "DAY_REQUEST", "DAY_RESEND", "DAY_SALES", "DAY_STATES", "DAY_TOTALS", "RESEND", "RESEND_ROWS", "SALES", "TOTALS", "DayRequest",
-    "DayResend", "DaySales", "DayStates", "DayTotalsReport", "ReportedDay", "day_properties", "day_request_properties",
-    "encode_day_request", "encode_day_resend", "encode_day_sales", "encode_day_states", "encode_day_totals",
-    "APP_ID", "CHANGES", "CHANGES_VERSION", "CONTENT_ENCODING", "CONTENT_TYPE", "MAX_CHANGES", "MAX_INFLATED_BYTES",
-    "MAX_WIRE_BYTES", "RECEIPT", "REPORT", "SYNC_REQUEST", "VERSION", "BrokerDeath", "Change", "ChangeBatch", "Envelope",
-    "Poison", "Receipt", "Report", "SyncRequest", "TooLarge", "changes_properties", "decode_changes", "decode_control",
-    "decode_from_branch", "encode_changes", "encode_receipt", "encode_rejected", "encode_report", "encode_sync_request",
-    "read_envelope", "receipt_properties", "record_of", "register_from_branch", "register_to_branch", "register_type",
-    "report_properties", "sync_request_properties", "to_ranges", "unpack",
+    "DAY_CLOSE_FEATURE", "DAY_REQUEST", "DAY_RESEND", "DAY_SALES", "DAY_STATES", "DAY_TOTALS", "RESEND", "RESEND_ROWS",
+    "SALES", "TOTALS", "DayRequest", "DayResend", "DaySales", "DayStates", "DayTotalsReport", "ReportedDay",
+    "day_properties", "day_request_properties", "encode_day_request", "encode_day_resend", "encode_day_sales",
+    "encode_day_states", "encode_day_totals", "APP_ID", "CHANGES", "CHANGES_VERSION", "CONTENT_ENCODING",
+    "CONTENT_TYPE", "MAX_CHANGES", "MAX_INFLATED_BYTES", "MAX_WIRE_BYTES", "RECEIPT", "REPORT", "SYNC_REQUEST",
+    "VERSION", "BrokerDeath", "Change", "ChangeBatch", "Envelope", "Poison", "Receipt", "Report", "SyncRequest",
+    "TooLarge", "changes_properties", "decode_changes", "decode_control", "decode_from_branch", "encode_changes",
+    "encode_receipt", "encode_rejected", "encode_report", "encode_sync_request", "read_envelope", "receipt_properties",
+    "record_of", "register_from_branch", "register_to_branch", "register_type", "report_properties",
+    "sync_request_properties", "to_ranges", "unpack",
 ]

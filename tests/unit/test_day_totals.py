@@ -81,3 +81,13 @@ def test_day_totals_travel_exactly_and_a_branch_may_not_report_a_day_twice():
     twice = protocol.encode_day_totals(protocol.DayTotalsReport("bo1", "o-1", 1, 7, [protocol.ReportedDay(totals, True)] * 2))
     with pytest.raises(Poison, match="repeated"):
         decode_from_branch(twice, "zlib", ["bo1"])
+
+
+def test_a_receipt_says_the_head_office_reads_day_close_and_a_headerless_one_does_not():
+    import pika
+
+    from sync import protocol
+
+    assert protocol.DAY_CLOSE_FEATURE in protocol.read_envelope(protocol.receipt_properties(2)).features
+    older = pika.BasicProperties(headers={"x-sync-version": 2})
+    assert protocol.read_envelope(older).features == ()
