@@ -111,20 +111,24 @@ class BranchDays:
             full = force_all or broken or full_at is None or \
                 dt.datetime.now() - dt.datetime.fromisoformat(full_at) >= FULL_EVERY
             high = int(conn.execute(select(func.coalesce(func.max(_o.seq), 0))).scalar_one())
+            if high < mark:  # a new outbox (a database re-created): everything again, from nothing told
+                mark, full = 0, True
             if not (full or recent or self._receipted or high != mark):
                 return 0
-            sent_before = {d: (DayTotals(d, int(r), int(q), a, t, tot, int(g)), bool(f)) for d, r, q, a, t, tot, g, f in
-                           tuples(conn.execute(select(_d.sale_date, _d.sale_count, _d.qty, _d.amt, _d.tax, _d.total,
-                                                      _d.digest, _d.in_flight)))}
             changed = changed_days(conn, mark, high) if high != mark else set()
             wanted: set[dt.date] | None
             if full:
                 wanted = None
             else:
-                wanted = changed | {d for d, (_t, flight) in sent_before.items() if flight}
+                wanted = changed | set(conn.execute(select(_d.sale_date).where(_d.in_flight.is_(True))).scalars())
                 if recent:
                     today = dt.date.today()
                     wanted |= {today - dt.timedelta(days=n) for n in range(self.cfg.day_totals_days)}
+            told = select(_d.sale_date, _d.sale_count, _d.qty, _d.amt, _d.tax, _d.total, _d.digest, _d.in_flight)
+            if wanted is not None:
+                told = told.where(_d.sale_date.in_(sorted(wanted)))
+            sent_before = {d: (DayTotals(d, int(r), int(q), a, t, tot, int(g)), bool(f))
+                           for d, r, q, a, t, tot, g, f in tuples(conn.execute(told))}
             now_totals = branch_totals(conn, bo_sales, wanted)
             days = set(now_totals) | (set(sent_before) if full else set()) | (wanted or set())
             flying = days_on_their_way(conn)

@@ -56,16 +56,21 @@ class HeadOfficeDays:
     def handlers(self) -> dict[type, Callable[[Connection, object, GroupOutcome], None]]:
         return {DayTotalsReport: self.record_totals, DayResend: self.apply_resend, DaySales: self.record_sales}
 
-    def _same_history(self, conn: Connection, branch: str, origin: str) -> None:
+    def _same_history(self, conn: Connection, branch: str, origin: str) -> bool:
+        """Whether ``origin`` is the history held of ``branch``: figures of another are set aside, not parked
+        (they hold nothing to keep, and its changes are already parked with the branch's alert)."""
         held = conn.execute(select(_b.origin).where(_b.code == branch)).scalar()
         if held is not None and held != origin:
-            raise ValueError(f"branch {branch} sent day-close figures of database {origin}, but the Head Office holds "
-                             f"its history from database {held}; they are not taken")
+            self.log.warning("branch %s sent day-close figures of database %s, but the Head Office holds its history "
+                             "from database %s; they are set aside", branch, origin, held)
+            return False
+        return True
 
     # ------------------------------------------------------------ totals
     def record_totals(self, conn: Connection, message: object, outcome: GroupOutcome) -> None:
         assert isinstance(message, DayTotalsReport)
-        self._same_history(conn, message.branch, message.origin)
+        if not self._same_history(conn, message.branch, message.origin):
+            return
         now = dt.datetime.now()
         told = int(conn.execute(select(_b.totals_through).where(_b.code == message.branch)).scalar() or 0)
         if message.since > told:
@@ -96,7 +101,9 @@ class HeadOfficeDays:
     # ------------------------------------------------------------ a day sent again
     def apply_resend(self, conn: Connection, message: object, outcome: GroupOutcome) -> None:
         assert isinstance(message, DayResend)
-        self._same_history(conn, message.branch, message.origin)
+        if not self._same_history(conn, message.branch, message.origin):
+            raise ValueError(f"branch {message.branch} sent {message.day} again from database {message.origin}, "
+                             "another history than the one the Head Office holds; nothing of it was applied")
         if message.changes:
             batch = ChangeBatch(message.branch, message.origin, message.high_water, message.at_ms, message.changes, [])
             applied = apply_changes(conn, [batch])
@@ -145,7 +152,8 @@ class HeadOfficeDays:
     # ------------------------------------------------------------ per-sale hashes
     def record_sales(self, conn: Connection, message: object, outcome: GroupOutcome) -> None:
         assert isinstance(message, DaySales)
-        self._same_history(conn, message.branch, message.origin)
+        if not self._same_history(conn, message.branch, message.origin):
+            return
         conn.execute(delete(ho_day_sales).where(ho_day_sales.c.branch == message.branch,
                                                 ho_day_sales.c.sale_date == message.day))
         if message.hashes:
