@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from decimal import Decimal
 
 from sqlalchemy import text
 
 from models.day_close import Ask, DayState, ask_branch, day_close, sale_differences
-from models.day_totals import branch_totals, combine, head_office_totals, row_hash
+from models.day_totals import DayTotals, branch_totals, combine, head_office_totals, row_hash
 from models.schema import bo_sales, ho_sales
 from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
@@ -205,3 +206,19 @@ def test_a_head_office_restored_from_an_older_dump_finds_every_day_it_lost_and_r
 def _branch_all(engine) -> dict:
     with engine.connect() as conn:
         return branch_totals(conn, bo_sales)
+
+
+def test_a_branch_can_only_report_its_own_days(make_offices):
+    from sync import protocol
+    from tests.harness import dead_letters, publish_raw
+
+    offices = make_offices(branches=2)
+    totals = protocol.ReportedDay(
+        DayTotals(OLD, 1, 1, Decimal("1.00"), Decimal("0.07"), Decimal("1.07"), 5), False)
+    body = protocol.encode_day_totals(protocol.DayTotalsReport("bo2", "some-origin", 1, 0, [totals]))
+    with running(IntakeConsumer(offices.ho)):
+        publish_raw(offices, body, branch="bo1")  # through bo1's own exchange, in bo2's name
+        parked = wait_for(lambda: dead_letters(offices.engine("ho")), 30, "the message parked")
+    assert "speaks for branch bo2" in parked[0].reason and parked[0].branch == "bo1"
+    with offices.engine("ho").connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM sync_day_totals")).scalar_one() == 0

@@ -5,6 +5,8 @@ import datetime as dt
 import itertools
 from decimal import Decimal
 
+import pytest
+
 from models.day_totals import MODULUS, DayTotals, combine, row_hash
 from models.money import compute_line
 
@@ -91,3 +93,23 @@ def test_a_receipt_says_the_head_office_reads_day_close_and_a_headerless_one_doe
     assert protocol.DAY_CLOSE_FEATURE in protocol.read_envelope(protocol.receipt_properties(2)).features
     older = pika.BasicProperties(headers={"x-sync-version": 2})
     assert protocol.read_envelope(older).features == ()
+
+
+@pytest.mark.parametrize("day, why", [
+    (["2026-02-30", 1, 1, "1.00", "0.07", "1.07", "0000000000000005", False], "not a real day"),
+    (["2026-11-29", 1, 1, 1.0, "0.07", "1.07", "0000000000000005", False], "not a sum in cents"),
+    (["2026-11-29", 1, 1, "1.00", "0.07", "1.07", "5", False], "16 hexadecimal"),
+    (["2026-11-29", -1, 1, "1.00", "0.07", "1.07", "0000000000000005", False], "not what a branch writes"),
+    (["2026-11-29", 1, 1, "1.00", "0.07", "1.07", "0000000000000005", "no"], "not what a branch writes"),
+    (["2026-11-29", 1, 1, "1.00"], "totals are not"),
+])
+def test_day_totals_a_branch_would_never_write_are_refused_with_a_sentence(day, why):
+    import json
+    import zlib
+
+    from sync.protocol.messages import Poison, decode_from_branch
+
+    body = zlib.compress(json.dumps({"v": 2, "type": "day-totals", "branch": "bo1", "origin": "o", "at": 1,
+                                     "through": 0, "since": 0, "days": [day]}).encode())
+    with pytest.raises(Poison, match=why):
+        decode_from_branch(body, "zlib", ["bo1"])
