@@ -7,6 +7,7 @@ import sys
 import threading
 from typing import NoReturn, Protocol
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from config import BranchConfig, ConfigError, HeadOfficeConfig, OfficeConfig, load_office
@@ -87,6 +88,18 @@ def prepare_or_exit(cfg: OfficeConfig) -> None:
     except DBAPIError as exc:
         fail(ExitCode.DATABASE, f"Cannot prepare the {cfg.name} database: {db_words(exc)}. "
                                 f"Is MySQL running at the db_url in {cfg.source}?")
+
+
+def fits_or_exit(cfg: OfficeConfig, engine: Engine) -> None:
+    """For a command that reads an office database: one sentence and exit unless it is at this code's schema."""
+    try:
+        check_fits(engine, role_of(cfg))
+    except SchemaMismatch as exc:
+        engine.dispose()
+        fail(ExitCode.SCHEMA, str(exc))
+    except DBAPIError as exc:
+        engine.dispose()
+        fail(ExitCode.DATABASE, f"The {cfg.name} database is not answering ({db_words(exc)}); nothing was done.")
 
 
 def _empty(cfg: OfficeConfig) -> bool:

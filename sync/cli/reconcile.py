@@ -10,7 +10,7 @@ from models.day_close import BranchDay, DayState, day_close, sale_differences
 from models.schema import make_engine
 from sync.cli.resend import day
 from sync.failures import ExitCode, db_words
-from sync.office import fail
+from sync.office import fail, fits_or_exit
 
 HELP = ("compare each branch's last reported day totals with the rows held now, one line per branch and day; "
         "exit 1 when any day is different")
@@ -41,6 +41,7 @@ def run(cfg: OfficeConfig, args: argparse.Namespace) -> int:
     if args.first and args.last and args.last < args.first:
         fail(ExitCode.CONFIG, f"--to {args.last} is before --from {args.first}.")
     engine = make_engine(cfg.db_url)
+    fits_or_exit(cfg, engine)
     try:
         days = day_close(engine, [args.branch] if args.branch else list(cfg.branches), args.first, args.last)
         for d in days:

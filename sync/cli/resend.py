@@ -14,7 +14,7 @@ from sync import protocol
 from sync.branch_days import BranchDays, NotResent, parse_days
 from sync.broker import Names, close_quietly, connect, declare_topology, login_of, session_failure
 from sync.failures import ExitCode, LinkDown, db_words
-from sync.office import fail
+from sync.office import fail, fits_or_exit
 from sync.outbox import Outbox
 
 HELP = ("send a day's sales again (its rows and every sale number): the Head Office applies them as changes and "
@@ -58,6 +58,7 @@ def run(cfg: OfficeConfig, args: argparse.Namespace) -> int:
     days = chosen_days(args)
     log = logging.getLogger(f"sync.{cfg.code}")
     engine = make_engine(cfg.db_url)
+    fits_or_exit(cfg, engine)
     connection = None
     try:
         connection, index = connect(cfg, log=log)
