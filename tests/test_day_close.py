@@ -152,6 +152,10 @@ def test_a_row_edited_and_a_row_deleted_by_hand_at_the_head_office_are_found_and
     found = reconcile(offices, "--from", OLD.isoformat(), "--to", OLD.isoformat())
     assert found.returncode == 1 and f"bo1 {OLD} different: branch 5 sale(s)" in found.stdout
     assert "Head Office 5 sale(s)" in found.stdout  # one row fewer, one row more: only the digest tells
+    with running(IntakeConsumer(offices.ho), OutboxRelay(offices.branch("bo1"))):
+        ask_branch(ho, "bo1", OLD, Ask.SALES)
+        differs = wait_for(lambda: (d := sale_differences(ho, "bo1", OLD)).answered_at and d, 30, "the branch's sales")
+        assert (differs.missing, differs.extra, differs.changed) == ([removed], [9999], [edited])
     with running(IntakeConsumer(offices.ho)):  # the branch's agent need not run: the command sends
         for _ in range(2):  # a resend can be repeated
             done = resend(offices, OLD)
