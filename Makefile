@@ -62,6 +62,7 @@ bench: services
 
 screenshots: services
 	$(PY) -m devtools.screenshots
+	$(PY) -m devtools.day_close_screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

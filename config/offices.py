@@ -59,8 +59,10 @@ class BranchConfig(OfficeConfig):
     poll_seconds: float = 0.1
     resend_after_seconds: float = 6 * 3600.0
     sync_windows: tuple[SyncWindow, ...] = ()
-    # How often the agent checks that every change of the sales table is captured.
+    # How often the agent checks that every change of the sales table is captured
+    # (and sends the totals of the last ``day_totals_days`` days, see sync/branch_days.py).
     capture_check_minutes: float = 5.0
+    day_totals_days: int = 3
 
     def in_sync_window(self, now: dt.datetime | None = None) -> bool:
         """True when no windows are set, or ``now`` (local time) falls in one."""
@@ -117,6 +119,7 @@ BRANCH_KEYS: dict[str, f.Parser] = {
     "resend_after_seconds": f.as_float(1, 30 * 86400),
     "sync_windows": f.as_windows,
     "capture_check_minutes": f.as_float(0.01, 24 * 60),
+    "day_totals_days": f.as_int(0, 366),
 }
 HEAD_OFFICE_KEYS: dict[str, f.Parser] = {
     "branches": f.as_branches,

@@ -21,6 +21,7 @@ from config import OfficeConfig
 from gui.app import run_window, window_engine
 from gui.background import EventPump, OneAtATime, every, later, run_in_thread
 from gui.branch_sales_view import BranchSalesView
+from gui.day_status import DayStatusLine
 from gui.formats import clock, database_problem, money
 from gui.keys import bind_shortcuts, focus_and_select
 from gui.notice import Notice, Words
@@ -92,12 +93,14 @@ class BranchWindow(ttk.Frame):
         body = ttk.Frame(self)
         body.grid(row=2, column=0, sticky="nsew")
         self.form = SaleForm(body, cfg.tax_rate, cfg.region, self._submit, confirm=lambda t, q: self.confirm(t, q))
-        self.form.grid(row=0, column=0, sticky="nsw")
-        ttk.Separator(body, orient="vertical").grid(row=0, column=1, sticky="ns")
+        self.form.grid(row=0, column=0, rowspan=2, sticky="nsw")
+        ttk.Separator(body, orient="vertical").grid(row=0, column=1, rowspan=2, sticky="ns")
+        self.days = DayStatusLine(body, self.engine)  # above the sales: the Head Office's word on this branch's days
+        self.days.grid(row=0, column=2, sticky="ew")
         self.sales = BranchSalesView(body, self.edit_selected, self.delete_selected, self.refresh)
-        self.sales.grid(row=0, column=2, sticky="nsew")
+        self.sales.grid(row=1, column=2, sticky="nsew")
         body.columnconfigure(2, weight=1)
-        body.rowconfigure(0, weight=1)
+        body.rowconfigure(1, weight=1)
         self.status = StatusBar(self, ["link", "waiting", "last_sync", "keys"], stretch="keys")
         self.status.grid(row=3, column=0, sticky="ew")
         self.columnconfigure(0, weight=1)

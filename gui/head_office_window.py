@@ -24,6 +24,7 @@ from gui.app import run_window, window_engine
 from gui.background import EventPump, LiveRefresh, Newest, OneAtATime, every, later, run_in_thread
 from gui.branch_panel import BranchPanel
 from gui.chart import SalesChart
+from gui.day_close_view import DayCloseView
 from gui.dead_letters import DeadLetterView
 from gui.filter_bar import FilterBar
 from gui.formats import database_problem, plural
@@ -156,6 +157,8 @@ class HeadOfficeWindow(ttk.Frame):
                                            read_letter=lambda letter_id: read_letter(self.engine, letter_id, self.cfg),
                                            branch_name=self.branch_name)
         self.notebook.add(self.dead_letters, text="Dead letters")
+        self.day_close = DayCloseView(self.notebook, self.engine, self.names, self.cfg.name)
+        self.notebook.add(self.day_close, text="Day close")
         self.notebook.bind("<<NotebookTabChanged>>", lambda e: self._tab_changed())
         main.columnconfigure(0, weight=1)
         main.rowconfigure(1, weight=1)
@@ -263,6 +266,8 @@ class HeadOfficeWindow(ttk.Frame):
         self.sales.refresh()
         self.reload_summaries()
         self.reload_side()
+        if self.day_close.winfo_viewable():
+            self.day_close.refresh()
 
     def _panel_loaded(self, ok: bool, value) -> None:
         if not ok:

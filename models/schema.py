@@ -7,6 +7,8 @@ Branch Office (BO) database:
                 ``state`` tracks delivery
   sync_state    small facts: this database's origin id, the last sync, what the
                 Head Office last said of it
+  sync_day_totals  the control totals of each day as last sent to the Head Office,
+                and the state the Head Office last answered for that day
 
 Head Office (HO) database:
   sales                     exactly the live rows of every branch, keyed by (branch, branch_sale_id)
@@ -20,6 +22,9 @@ Head Office (HO) database:
                             broker-vouched sender, in fields only the Head Office writes
   sync_dead_letter_attempts every attempt at a dead letter (parked, retried, discarded)
   sync_archive              rows set aside when an operator adopted a branch's new history
+  sync_day_totals           each branch-day's control totals as the branch last reported them
+  sync_day_sales            a branch's per-sale hashes of a day, when the Head Office asked for them
+  sync_day_requests         what the Head Office asks a branch about a day (resend it, its per-sale hashes)
 
 Schema changes are Alembic migrations (models/migrations/); ``init-db`` creates the
 newest schema and records its revision.
@@ -35,10 +40,12 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     SmallInteger,
     String,
     Table,
@@ -56,6 +63,8 @@ NOW6 = text("CURRENT_TIMESTAMP(6)")
 TS = DATETIME(fsp=6)
 LONG_BYTES = LargeBinary().with_variant(LONGBLOB(), "mysql")
 LONG_TEXT = Text().with_variant(MEDIUMTEXT(), "mysql")
+MONEY_SUM = Numeric(20, 2, asdecimal=True)  # a day's sum of amounts
+DIGEST = Numeric(20, 0, asdecimal=True)  # a day's digest or a sale's hash: 0 <= digest < 2**64, read as Decimal
 
 
 class OutboxState(enum.IntEnum):
@@ -128,8 +137,30 @@ def branch_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> tuple[Tab
     return sales, outbox, state
 
 
+def day_totals_columns() -> list[Column[Any]]:
+    """The control totals of a day (models/day_totals.py), as both ends keep them."""
+    return [Column("sale_count", BigInteger, nullable=False), Column("qty", BigInteger, nullable=False),
+            Column("amt", MONEY_SUM, nullable=False), Column("tax", MONEY_SUM, nullable=False),
+            Column("total", MONEY_SUM, nullable=False), Column("digest", DIGEST, nullable=False)]
+
+
+def branch_day_table(metadata: MetaData) -> Table:
+    """sync_day_totals of a branch: what it last sent of each day, and what the Head Office answered."""
+    return Table(
+        "sync_day_totals", metadata,
+        Column("sale_date", Date, primary_key=True),
+        *day_totals_columns(),
+        Column("in_flight", Boolean, nullable=False),  # sent while changes of the day were pending or unreceipted
+        Column("sent_at", TS, nullable=False),
+        Column("ho_state", String(16), nullable=True),  # the Head Office's last answer: certified, different, ...
+        Column("ho_state_at", TS, nullable=True),
+        **TABLE_OPTS,
+    )
+
+
 bo_metadata = MetaData()
 bo_sales, bo_outbox, bo_state = branch_tables(bo_metadata)
+bo_day_totals = branch_day_table(bo_metadata)
 
 
 # ---------------------------------------------------------------- head office
@@ -181,6 +212,8 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Column("capture_ok", Boolean, nullable=True),
         Column("capture_problem", String(1000), nullable=True),
         Column("pending_reported", BigInteger, nullable=True),
+        # The branch has reported the totals of every day its changes up to this seq touched.
+        Column("totals_through", BigInteger, nullable=False, server_default=text("0")),
         **TABLE_OPTS,
     )
     dead_letters = Table(
@@ -230,7 +263,38 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Index("sync_archive_branch", "branch", "branch_sale_id"),
         **TABLE_OPTS,
     )
-    return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive)}
+    day_totals = Table(
+        "sync_day_totals", metadata,
+        Column("branch", String(16), primary_key=True),
+        Column("sale_date", Date, primary_key=True),
+        *day_totals_columns(),
+        Column("in_flight", Boolean, nullable=False),  # the branch still had changes of the day pending or unreceipted
+        Column("branch_at_ms", BigInteger, nullable=False),  # the branch's clock when it computed them (shown only)
+        Column("reported_at", TS, nullable=False),
+        Column("sales_at", TS, nullable=True),  # when the branch last sent its per-sale hashes of the day
+        **TABLE_OPTS,
+    )
+    day_sales = Table(
+        "sync_day_sales", metadata,
+        Column("branch", String(16), primary_key=True),
+        Column("sale_date", Date, primary_key=True),
+        Column("sale_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("digest", DIGEST, nullable=False),
+        **TABLE_OPTS,
+    )
+    day_requests = Table(
+        "sync_day_requests", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("branch", String(16), nullable=False),
+        Column("sale_date", Date, nullable=False),
+        Column("kind", String(16), nullable=False),  # resend | sales
+        Column("requested_at", TS, nullable=False, server_default=NOW6),
+        Column("sent_at", TS, nullable=True),
+        Index("sync_day_requests_sent", "sent_at", "id"),
+        **TABLE_OPTS,
+    )
+    return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive, day_totals,
+                                day_sales, day_requests)}
 
 
 ho_metadata = MetaData()
@@ -239,6 +303,8 @@ ho_sales, ho_tombstones, ho_ledger, ho_branches = (_ho[n] for n in ("sales", "sy
                                                                      "sync_branches"))
 ho_dead_letters, ho_dead_letter_attempts, ho_archive = (_ho[n] for n in ("sync_dead_letters",
                                                                           "sync_dead_letter_attempts", "sync_archive"))
+ho_day_totals, ho_day_sales, ho_day_requests = (_ho[n] for n in ("sync_day_totals", "sync_day_sales",
+                                                                 "sync_day_requests"))
 
 # ---------------------------------------------------------------- connecting
 _DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")

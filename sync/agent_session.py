@@ -21,6 +21,7 @@ import pika
 from config import BranchConfig
 from models.capture import CaptureHealth
 from sync import events, protocol
+from sync.branch_days import BranchDays, NotResent
 from sync.broker import Names, declare_topology
 from sync.lanes import Lanes, Message, NotSent
 from sync.outbox import Outbox
@@ -69,7 +70,7 @@ class BranchSession:
 
     def __init__(self, connection: pika.BlockingConnection, url_index: int, user: str | None, cfg: BranchConfig,
                  outbox: Outbox, wakeup: Wakeup, stopping: threading.Event, emit: Callable[[events.Event], None],
-                 health: Callable[[], CaptureHealth | None], asked: bool = False):
+                 health: Callable[[], CaptureHealth | None], asked: bool = False, days: BranchDays | None = None):
         self.connection, self.url_index, self.user, self.cfg = connection, url_index, user, cfg
         self.outbox, self.wakeup, self.stopping, self.emit, self.health = outbox, wakeup, stopping, emit, health
         self.asked = asked  # a person is waiting for this sync's answer
@@ -84,6 +85,11 @@ class BranchSession:
         self.handlers: dict[type, Callable[[Any], None]] = {protocol.SyncRequest: self._sync_requested,
                                                              protocol.Receipt: self._record_receipt}
         self.reporters: list[Callable[[], None]] = [self.send_report]
+        self.days = days
+        if days is not None:  # day close (sync/branch_days.py): totals after each pass, the Head Office's asks
+            self.reporters.append(self._report_days)
+            self.handlers[protocol.DayRequest] = self._day_requested
+            self.handlers[protocol.DayStates] = days.record_states
 
     # ------------------------------------------------------------ the session
     def open(self) -> None:
@@ -223,6 +229,29 @@ class BranchSession:
                                    protocol.report_properties(self.cfg.code, report.origin, at, self.user), mandatory=True)
         self._reported = health
 
+    def _report_days(self) -> None:
+        if self.days is not None:
+            self.days.report(self.publish_day, self.health())
+
+    def publish_day(self, kind: str, body: bytes, message_id: str) -> None:
+        """A day-close message on the branch's own exchange, confirmed (the channel waits for it)."""
+        self.channel.basic_publish(self.names.branch_exchange(self.cfg.code), self.cfg.code, body,
+                                   protocol.day_properties(kind, self.cfg.code, message_id, self.user), mandatory=True)
+
+    def _day_requested(self, request: protocol.DayRequest) -> None:
+        assert self.days is not None
+        self.log.info("the Head Office asked for %s", "the totals of every day" if request.what == protocol.TOTALS else
+                      f"{'the sales' if request.what == protocol.SALES else 'a resend'} of {request.day}")
+        try:
+            if request.what == protocol.TOTALS:
+                self.days.report(self.publish_day, self.health(), force_all=True)
+            elif request.what == protocol.RESEND:
+                self.days.resend([request.day], self.publish_day)
+            else:
+                self.days.send_sales(request.day, self.publish_day)
+        except NotResent as exc:
+            self.log.error("could not send %s again: %s", request.day, exc)
+
     # ------------------------------------------------------------ receipts and requests
     def await_receipts(self, timeout: float) -> None:
         """Listen for receipts until nothing sent is unreceipted, or ``timeout`` passes."""
@@ -247,6 +276,8 @@ class BranchSession:
             self.log.warning("ignored a receipt for database %s, not this one", receipt.origin)
             return
         applied = self.outbox.record_receipt(receipt)
+        if self.days is not None:
+            self.days.receipted()
         for seq, reason in receipt.rejected:
             self.log.error("the Head Office refused change %d: %s", seq, reason)
         self.emit(events.ReceiptsRecorded(self.cfg.code, applied, len(receipt.rejected)))
@@ -259,13 +290,15 @@ class BranchSession:
         while self._controls:
             tag, properties, body = self._controls[0]
             try:
-                message = protocol.decode_control(body, protocol.read_envelope(properties).content_encoding,
-                                                  self.cfg.code)
+                envelope = protocol.read_envelope(properties)
+                message = protocol.decode_control(body, envelope.content_encoding, self.cfg.code)
             except Exception as exc:  # noqa: BLE001 - whatever it is, the Head Office records it, not us
                 self.log.error("refused a message on the receipt queue: %s", exc)
                 self.channel.basic_nack(tag, requeue=False)  # dead-lettered by the queue, recorded at the HO
                 self._controls.pop(0)
                 continue
+            if self.days is not None and isinstance(message, protocol.Receipt):
+                self.days.head_office_reads(envelope.features)
             self.handlers[type(message)](message)
             self.channel.basic_ack(tag)
             self._controls.pop(0)

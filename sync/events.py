@@ -137,8 +137,35 @@ class ConsumerStatus:
         return self.failure.detail if self.failure else None
 
 
+@dataclass(frozen=True)
+class DaysReported:
+    """A branch's control totals of some days reached the Head Office (sync/head_office_days.py)."""
+
+    branch: str
+    days: int
+
+
+@dataclass(frozen=True)
+class DayResent:
+    """A branch sent a day again: rows applied, and rows it no longer has removed."""
+
+    branch: str
+    day: dt.date
+    rows: int
+    removed: int
+
+
+@dataclass(frozen=True)
+class DaySalesReceived:
+    """A branch answered with the hash of each of its sales of a day."""
+
+    branch: str
+    day: dt.date
+    sales: int
+
+
 Event = (LinkStatus | SyncProgress | SyncFinished | ReceiptsRecorded | HeadOfficeAlert | CaptureChecked
-         | RowsApplied | DeadLettered | BranchReported | ConsumerStatus)
+         | RowsApplied | DeadLettered | BranchReported | ConsumerStatus | DaysReported | DayResent | DaySalesReceived)
 OnEvent = Callable[[Event], None]
 
 

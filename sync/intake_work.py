@@ -31,6 +31,7 @@ from sync.backoff import Backoff
 from sync.broker import Names
 from sync.database import Stopping, run_waiting
 from sync.failures import Failure, unexpected
+from sync.head_office_days import HeadOfficeDays
 from sync.protocol import ChangeBatch, Envelope, Report
 from sync.senders import Sender, attributed_branch, impostor, sender_of
 
@@ -103,6 +104,8 @@ class HeadOfficeWork:
         self._backoff = Backoff(cfg.backoff_initial_seconds, min(cfg.backoff_max_seconds, 30))
         # What to do with each kind of message a branch sends besides its changes (applied in batches).
         self.handlers: dict[type, Callable[[Connection, object, GroupOutcome], None]] = {Report: self._record_report}
+        self.days = HeadOfficeDays(self.names, self.log, self._to_branch)
+        self.handlers.update(self.days.handlers())
 
     def _in_transaction(self, work: Callable[[Connection], T]) -> T:
         return run_waiting(self.engine, work, stopping=self.stopping, backoff=self._backoff,
@@ -250,8 +253,15 @@ class HeadOfficeWork:
         return self.names.intake_queue
 
     def queued_retries(self) -> GroupOutcome:
-        """Dead letters that a person (or `adopt`) queued for a retry from another process."""
-        return GroupOutcome(retries=self._in_transaction(dead_letters.queued))
+        """Dead letters that a person (or `adopt`) queued for a retry, and questions queued for branches."""
+        def queued(conn: Connection) -> GroupOutcome:
+            return GroupOutcome(retries=dead_letters.queued(conn),
+                                publications=self.days.due_requests(conn, list(self.cfg.branches)))
+        return self._in_transaction(queued)
+
+    def _to_branch(self, kind: str, branch: str, body: bytes) -> Publication:
+        """A message to a branch's own queue (through the receipts exchange, routed by its code)."""
+        return Publication(self.names.receipts_exchange, branch, body, protocol.day_request_properties(kind))
 
     def quota_check(self, branch: str) -> GroupOutcome:
         """Whether a paused ``branch`` has room for dead letters again (then its queues are read again)."""

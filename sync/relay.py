@@ -30,6 +30,7 @@ from models.schema import make_engine
 from sync import events
 from sync.agent_session import BranchSession, PassResult, Wakeup
 from sync.backoff import Backoff
+from sync.branch_days import BranchDays
 from sync.broker import close_quietly, connect, login_of, session_failure
 from sync.failures import Failure, LinkDown, db_failure, unexpected
 from sync.outbox import Outbox
@@ -47,6 +48,7 @@ class OutboxRelay(threading.Thread):
         self.log = logging.getLogger(f"sync.{cfg.code}")
         self.engine = engine or make_engine(cfg.db_url)
         self.outbox = Outbox(self.engine)
+        self.days = BranchDays(cfg, self.engine, self.outbox, self.log)
         self.wakeup = Wakeup()
         self._emit = on_event or events.ignore
         self._stopping = threading.Event()
@@ -113,7 +115,7 @@ class OutboxRelay(threading.Thread):
                 continue
             try:
                 session = BranchSession(connection, index, login_of(self.cfg.amqp_urls[index]), self.cfg, self.outbox,
-                                        self.wakeup, self._stopping, self._emit, lambda: self.health, asked)
+                                        self.wakeup, self._stopping, self._emit, self.check_capture_if_due, asked, self.days)
                 session.run(self._set_state)
                 self._backoff.reset()
             except (pika.exceptions.AMQPError, OSError) as exc:
@@ -175,7 +177,7 @@ class OutboxRelay(threading.Thread):
         connection, index = connect(self.cfg, log=self.log)
         try:
             session = BranchSession(connection, index, login_of(self.cfg.amqp_urls[index]), self.cfg, self.outbox,
-                                    self.wakeup, self._stopping, self._emit, lambda: self.health)
+                                    self.wakeup, self._stopping, self._emit, lambda: self.health, days=self.days)
             try:
                 return session.run_once(receipt_wait)
             except (pika.exceptions.AMQPError, OSError) as exc:

@@ -1,8 +1,9 @@
 """Everything that crosses RabbitMQ, encoded and checked here and nowhere else.
 
 ``messages``: the bodies (changes, reports, receipts, sync requests) and their
-checks; ``envelope``: the AMQP properties and headers around them; ``limits``: how
-much work one message may ask of its reader.
+checks; ``days``: day close (control totals, a day sent again, per-sale hashes);
+``envelope``: the AMQP properties and headers around them; ``limits``: how much
+work one message may ask of its reader.
 """
 from sync.protocol.control import (
     RECEIPT,
@@ -14,11 +15,36 @@ from sync.protocol.control import (
     encode_sync_request,
     register_to_branch,
 )
+from sync.protocol.days import (
+    DAY_REQUEST,
+    DAY_RESEND,
+    DAY_SALES,
+    DAY_STATES,
+    DAY_TOTALS,
+    RESEND,
+    RESEND_ROWS,
+    SALES,
+    TOTALS,
+    DayRequest,
+    DayResend,
+    DaySales,
+    DayStates,
+    DayTotalsReport,
+    ReportedDay,
+    encode_day_request,
+    encode_day_resend,
+    encode_day_sales,
+    encode_day_states,
+    encode_day_totals,
+)
 from sync.protocol.envelope import (
     APP_ID,
+    DAY_CLOSE_FEATURE,
     BrokerDeath,
     Envelope,
     changes_properties,
+    day_properties,
+    day_request_properties,
     read_envelope,
     receipt_properties,
     record_of,
@@ -53,11 +79,14 @@ from sync.protocol.messages import (
 )
 
 __all__ = [
-    "APP_ID", "CHANGES", "CHANGES_VERSION", "CONTENT_ENCODING", "CONTENT_TYPE", "MAX_CHANGES", "MAX_INFLATED_BYTES",
-    "MAX_WIRE_BYTES", "RECEIPT", "REPORT", "SYNC_REQUEST", "VERSION", "BrokerDeath", "Change", "ChangeBatch", "Envelope",
-    "Poison", "Receipt", "Refusal", "Report", "SyncRequest", "TooLarge", "Unsupported",
-    "changes_properties", "decode_changes", "decode_control",
-    "decode_from_branch", "encode_changes", "encode_receipt", "encode_rejected", "encode_report", "encode_sync_request",
-    "read_envelope", "reads", "receipt_properties", "record_of", "register_from_branch", "register_to_branch", "register_type",
-    "report_properties", "sync_request_properties", "to_ranges", "unpack",
+    "APP_ID", "CHANGES", "CHANGES_VERSION", "CONTENT_ENCODING", "CONTENT_TYPE", "DAY_CLOSE_FEATURE", "DAY_REQUEST",
+    "DAY_RESEND", "DAY_SALES", "DAY_STATES", "DAY_TOTALS", "MAX_CHANGES", "MAX_INFLATED_BYTES", "MAX_WIRE_BYTES",
+    "RECEIPT", "REPORT", "RESEND", "RESEND_ROWS", "SALES", "SYNC_REQUEST", "TOTALS", "VERSION", "BrokerDeath",
+    "Change", "ChangeBatch", "DayRequest", "DayResend", "DaySales", "DayStates", "DayTotalsReport", "Envelope",
+    "Poison", "Receipt", "Refusal", "Report", "ReportedDay", "SyncRequest", "TooLarge", "Unsupported",
+    "changes_properties", "day_properties", "day_request_properties", "decode_changes", "decode_control",
+    "decode_from_branch", "encode_changes", "encode_day_request", "encode_day_resend", "encode_day_sales",
+    "encode_day_states", "encode_day_totals", "encode_receipt", "encode_rejected", "encode_report",
+    "encode_sync_request", "read_envelope", "reads", "receipt_properties", "record_of", "register_from_branch",
+    "register_to_branch", "register_type", "report_properties", "sync_request_properties", "to_ranges", "unpack",
 ]

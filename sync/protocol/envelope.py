@@ -23,6 +23,10 @@ APP_ID = "branch-sync"
 VERSION_HEADER = "x-sync-version"
 BRANCH_HEADER = "x-sync-branch"
 ACCEPTS_HEADER = "x-sync-accepts"  # the newest version the sender reads (receipts are written in it)
+# What a Head Office reads beyond its version, said on its receipts (a reader of an older release ignores
+# the header): a branch sends day-close messages only to a Head Office that says "day-close".
+FEATURES_HEADER = "x-sync-features"
+DAY_CLOSE_FEATURE = "day-close"
 SYNC_REQUEST_TTL_MS = "60000"  # a request nobody takes within a minute is stale
 RECORD_LIMIT = 16_000  # characters of properties kept with a dead letter, as valid JSON
 
@@ -36,6 +40,18 @@ def report_properties(branch: str, origin: str, at_ms: int, user: str | None) ->
     return _from_branch(REPORT, VERSION, branch, f"{branch}/{origin}/report/{at_ms}", user)
 
 
+def day_properties(kind: str, branch: str, message_id: str, user: str | None) -> pika.BasicProperties:
+    """A branch's day-close message (sync/protocol/days.py): persistent, signed with its login."""
+    return _from_branch(kind, VERSION, branch, message_id, user)
+
+
+def day_request_properties(kind: str) -> pika.BasicProperties:
+    """The Head Office's day-close message to a branch: persistent (a branch offline reads it later)."""
+    return pika.BasicProperties(content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING,
+                                delivery_mode=pika.DeliveryMode.Persistent, type=kind, app_id=APP_ID,
+                                headers={VERSION_HEADER: VERSION})
+
+
 def _from_branch(kind: str, version: int, branch: str, message_id: str, user: str | None) -> pika.BasicProperties:
     return pika.BasicProperties(
         content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING, delivery_mode=pika.DeliveryMode.Persistent,
@@ -47,7 +63,7 @@ def _from_branch(kind: str, version: int, branch: str, message_id: str, user: st
 def receipt_properties(version: int) -> pika.BasicProperties:
     return pika.BasicProperties(content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING,
                                 delivery_mode=pika.DeliveryMode.Persistent, type=RECEIPT, app_id=APP_ID,
-                                headers={VERSION_HEADER: version})
+                                headers={VERSION_HEADER: version, FEATURES_HEADER: DAY_CLOSE_FEATURE})
 
 
 def sync_request_properties() -> pika.BasicProperties:
@@ -64,6 +80,7 @@ class Envelope:
     publisher: str | None  # user_id: vouched for by the broker
     accepts: int  # the newest protocol version the sender reads
     death: BrokerDeath | None  # set when the broker itself dead-lettered the message
+    features: tuple[str, ...] = ()  # what the sender says it reads beyond its version (FEATURES_HEADER)
 
 
 @dataclass(frozen=True)
@@ -89,7 +106,13 @@ def read_envelope(properties: pika.BasicProperties) -> Envelope:
         publisher=_text_or_none(properties.user_id),
         accepts=accepts if isinstance(accepts, int) and not isinstance(accepts, bool) and 1 <= accepts <= 1000 else 1,
         death=_death(headers.get("x-death")),
+        features=_features(headers.get(FEATURES_HEADER)),
     )
+
+
+def _features(value: Any) -> tuple[str, ...]:
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return tuple(f.strip() for f in text[:200].split(",") if f.strip()) if isinstance(text, str) else ()
 
 
 def _death(deaths: Any) -> BrokerDeath | None:
