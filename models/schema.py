@@ -20,6 +20,8 @@ Head Office (HO) database:
                             broker-vouched sender, in fields only the Head Office writes
   sync_dead_letter_attempts every attempt at a dead letter (parked, retried, discarded)
   sync_archive              rows set aside when an operator adopted a branch's new history
+  sync_alerts               every alert raised (sync/alerts.py), open while its condition lasts,
+                            then cleared: the active ones and their history
 
 Schema changes are Alembic migrations (models/migrations/); ``init-db`` creates the
 newest schema and records its revision.
@@ -176,6 +178,10 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Column("capture_ok", Boolean, nullable=True),
         Column("capture_problem", String(1000), nullable=True),
         Column("pending_reported", BigInteger, nullable=True),
+        # Its pace sending (changes per minute it measured) and the seconds of its next sync
+        # window (NULL: always connected), for the backlog alert (reports of version 3).
+        Column("drain_per_minute", BigInteger, nullable=True),
+        Column("window_seconds", Integer, nullable=True),
         **TABLE_OPTS,
     )
     dead_letters = Table(
@@ -225,7 +231,22 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Index("sync_archive_branch", "branch", "branch_sale_id"),
         **TABLE_OPTS,
     )
-    return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive)}
+    alerts = Table(
+        "sync_alerts", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("kind", String(32), nullable=False),
+        Column("branch", String(16), nullable=False, server_default=""),  # '' for the Head Office itself
+        Column("sentence", String(1000), nullable=False),
+        Column("raised_at", TS, nullable=False, server_default=NOW6),
+        Column("cleared_at", TS, nullable=True),
+        # "kind/branch" while the alert lasts, NULL once cleared: one active alert per condition,
+        # whichever process raised it.
+        Column("open_key", String(64), nullable=True),
+        Index("sync_alerts_open", "open_key", unique=True),
+        Index("sync_alerts_branch", "branch", "id"),
+        **TABLE_OPTS,
+    )
+    return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive, alerts)}
 
 
 ho_metadata = MetaData()
@@ -234,6 +255,7 @@ ho_sales, ho_tombstones, ho_ledger, ho_branches = (_ho[n] for n in ("sales", "sy
                                                                      "sync_branches"))
 ho_dead_letters, ho_dead_letter_attempts, ho_archive = (_ho[n] for n in ("sync_dead_letters",
                                                                           "sync_dead_letter_attempts", "sync_archive"))
+ho_alerts = _ho["sync_alerts"]
 
 # ---------------------------------------------------------------- connecting
 _DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")

@@ -28,6 +28,10 @@ from sync.states import LinkState
 
 RECEIPT_PREFETCH = 64
 RECEIPT_LINGER_SECONDS = 15.0
+# A report goes when capture health changes, else at most this often while the backlog or its pace changes.
+REPORT_EVERY_SECONDS = 30.0
+# A pass shorter than this measures the link's round trip more than its pace: it is not kept.
+MEASURE_AFTER_SECONDS = 1.0
 
 
 @dataclass
@@ -76,7 +80,8 @@ class BranchSession:
         self.names = Names(cfg.topology_prefix)
         self.log = logging.getLogger(f"sync.{cfg.code}")
         self._controls: list[tuple[int, pika.BasicProperties, bytes]] = []
-        self._reported: CaptureHealth | None = None
+        self._reported: tuple[Any, ...] | None = None
+        self._reported_at = 0.0
         self._alert: str | None = None
         self._lanes: Lanes | None = None
         # What to do with each type of message on the branch's queue (acked once its handler returns),
@@ -104,6 +109,7 @@ class BranchSession:
         try:
             self.open()
             set_state(LinkState.ONLINE)
+            self.send_report()  # the backlog as this window opens: the Head Office judges whether it fits
             while not self.stopping.is_set():
                 result = self.drain(progress=self.asked)
                 for report in self.reporters:
@@ -130,6 +136,7 @@ class BranchSession:
         """Send everything pending, wait up to ``receipt_wait`` for receipts, report, return."""
         try:
             self.open()
+            self.send_report()
             result = self.drain(progress=False)
             for report in self.reporters:
                 report()
@@ -149,6 +156,7 @@ class BranchSession:
         result = PassResult()
         total = self.outbox.count_pending() if progress else None
         lanes = self._lanes or Lanes(self.cfg, self.url_index, 1, self.channel, self.log)
+        began = time.monotonic()
         again = True
         while again and not self.stopping.is_set():
             again = False
@@ -174,6 +182,9 @@ class BranchSession:
                 self.handle_controls()
         if result.sent:
             self.log.info("sent %d change(s)", result.sent)
+            took = time.monotonic() - began
+            if took >= MEASURE_AFTER_SECONDS:
+                self.outbox.record_drain_rate(int(result.sent * 60 / took))
         result.resent = self._resend_unreceipted()
         return result
 
@@ -211,17 +222,29 @@ class BranchSession:
         return count
 
     def send_report(self) -> None:
-        """Tell the Head Office how capture is and what waits, when it reads reports and anything changed."""
+        """Tell the Head Office how capture is, what waits and at what pace it goes, in the version it reads.
+
+        Sent when capture health changes, and at most every REPORT_EVERY_SECONDS while
+        the backlog, its pace or the next window changes.
+        """
         health = self.health()
-        if health is None or health == self._reported or self.outbox.fact("ho_version") != str(protocol.VERSION):
+        ho_version = self.outbox.fact("ho_version")
+        if health is None or not ho_version or not ho_version.isdigit() or int(ho_version) < 2:
+            return
+        version = min(int(ho_version), protocol.VERSION)
+        pending, rate, window = self.outbox.count_pending(), self.outbox.drain_rate(), self.cfg.next_window_seconds()
+        said = (health, pending, rate, None if window is None else window // 600)
+        if said == self._reported or (self._reported is not None and health == self._reported[0]
+                                      and time.monotonic() - self._reported_at < REPORT_EVERY_SECONDS):
             return
         at = int(time.time() * 1000)
-        report = protocol.Report(self.cfg.code, self.outbox.origin(), at, health.ok, health.sentence(),
-                                 self.outbox.count_pending(), self.outbox.high_water())
+        report = protocol.Report(self.cfg.code, self.outbox.origin(), at, health.ok, health.sentence(), pending,
+                                 self.outbox.high_water(), rate, window, version)
         self.channel.basic_publish(self.names.branch_exchange(self.cfg.code), self.cfg.code,
                                    protocol.encode_report(report),
-                                   protocol.report_properties(self.cfg.code, report.origin, at, self.user), mandatory=True)
-        self._reported = health
+                                   protocol.report_properties(self.cfg.code, report.origin, at, self.user, version),
+                                   mandatory=True)
+        self._reported, self._reported_at = said, time.monotonic()
 
     # ------------------------------------------------------------ receipts and requests
     def await_receipts(self, timeout: float) -> None:

@@ -137,6 +137,17 @@ class Outbox:
                     _set_fact(conn, "ho_held", str(receipt.held))
         return moved
 
+    def drain_rate(self) -> int | None:
+        """Changes per minute this branch last measured sending while it drained a backlog (None: never)."""
+        value = self.fact("drain_per_minute")
+        return int(value) if value else None
+
+    def record_drain_rate(self, per_minute: int) -> None:
+        """Keep a pass's measured pace, averaged with the last one (kept across restarts: the next window needs it)."""
+        last = self.drain_rate()
+        with self.engine.begin() as conn:
+            _set_fact(conn, "drain_per_minute", str(per_minute if last is None else (last + per_minute + 1) // 2))
+
     def history_problem(self) -> str | None:
         """Why this database's history is not the one the Head Office holds, in words, or None."""
         with self.engine.connect() as conn:

@@ -113,7 +113,7 @@ class OutboxRelay(threading.Thread):
                 continue
             try:
                 session = BranchSession(connection, index, login_of(self.cfg.amqp_urls[index]), self.cfg, self.outbox,
-                                        self.wakeup, self._stopping, self._emit, lambda: self.health, asked)
+                                        self.wakeup, self._stopping, self._emit, self.check_capture_if_due, asked)
                 session.run(self._set_state)
                 self._backoff.reset()
             except (pika.exceptions.AMQPError, OSError) as exc:
@@ -175,7 +175,7 @@ class OutboxRelay(threading.Thread):
         connection, index = connect(self.cfg, log=self.log)
         try:
             session = BranchSession(connection, index, login_of(self.cfg.amqp_urls[index]), self.cfg, self.outbox,
-                                    self.wakeup, self._stopping, self._emit, lambda: self.health)
+                                    self.wakeup, self._stopping, self._emit, self.check_capture_if_due)
             try:
                 return session.run_once(receipt_wait)
             except (pika.exceptions.AMQPError, OSError) as exc:
