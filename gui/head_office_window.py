@@ -351,10 +351,13 @@ class HeadOfficeWindow(ttk.Frame):
 
 def run_head_office_window(cfg: OfficeConfig) -> int:
     """The Head Office program with a window: the consumer runs beside it and stops when it closes."""
-    from sync.intake import IntakeConsumer
+    from config import HeadOfficeConfig
+    from sync.head_office import HeadOfficeService
+
+    assert isinstance(cfg, HeadOfficeConfig)
 
     def build(root: tk.Tk, events: queue.Queue):
-        consumer = IntakeConsumer(cfg, on_event=events.put)
-        return HeadOfficeWindow(root, cfg, consumer, events), consumer
+        service = HeadOfficeService(cfg, on_event=events.put)  # the consumer, its alerts and metrics
+        return HeadOfficeWindow(root, cfg, service, events), service
 
     return run_window(f"{cfg.name} — Branch Sync", build)

@@ -100,9 +100,12 @@ class Outbox:
             return conn.execute(query).first() is not None
 
     def count_pending(self) -> int:
+        return self.count_state(OutboxState.PENDING)
+
+    def count_state(self, state: OutboxState) -> int:
+        """How many changes are in ``state`` (a range of the state index)."""
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(bo_outbox)
-                                    .where(_o.state == OutboxState.PENDING)).scalar_one())
+            return int(conn.execute(select(func.count()).select_from(bo_outbox).where(_o.state == state)).scalar_one())
 
     def mark_sent(self, seqs: list[int]) -> None:
         """Record that the broker confirmed these changes (explicit seqs, never a range)."""
