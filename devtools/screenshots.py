@@ -5,8 +5,11 @@
     screenshot-head-office.png              the consolidated sales filling in live
     screenshot-head-office-subtotals.png    subtotals by branch and product
     screenshot-head-office-500-branches.png 500 branches at the window's minimum size, 1024x640
+    screenshot-alerts.png                   the Alerts tab: two alerts active, one already cleared
 
-    python -m devtools.screenshots
+    python -m devtools.screenshots            every picture
+    python -m devtools.screenshots alerts     only those named (branch, branch-offline, head-office,
+                                              subtotals, 500-branches, alerts)
 
 Runs under its own virtual X display (Xvfb, 1280x800), on private databases and
 broker names that are dropped afterwards, so it never touches an office's data.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import queue
 import random
 import shutil
@@ -30,7 +34,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import pika
 from pyvirtualdisplay import Display
+from sqlalchemy import text
 
 from config import SyncWindow
 from devtools.demo import SEED
@@ -39,8 +45,12 @@ from gui.branch_window import BranchWindow
 from gui.head_office_window import HeadOfficeWindow
 from models.branch_sales import PRODUCT_CATALOGUE, add_sale
 from models.sale import new_sale
+from sync.alerts import AlertMonitor
+from sync.broker import Names
+from sync.events import ConsumerStatus
 from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
+from sync.states import ConsumerState
 from tests.gui.head_office_data import put_many_branches
 from tests.harness import Offices, assert_converged, running, union_of_branches
 
@@ -82,8 +92,14 @@ def settle(root: tk.Tk, seconds: float, until: Callable[[], bool] = lambda: Fals
 
 
 def photograph(path: Path, size: tuple[int, int] = SIZE) -> None:
-    """Save the top left ``size`` of the screen, where the window is."""
-    subprocess.run(["import", "-window", "root", "-crop", f"{size[0]}x{size[1]}+0+0", "+repage", str(path)], check=True)
+    """Save the top left ``size`` of the screen, where the window is (ImageMagick's import, else Pillow's grab)."""
+    if shutil.which("import"):
+        subprocess.run(["import", "-window", "root", "-crop", f"{size[0]}x{size[1]}+0+0", "+repage", str(path)],
+                       check=True)
+    else:
+        from PIL import ImageGrab  # Pillow comes with matplotlib (requirements-dev.txt)
+
+        ImageGrab.grab(bbox=(0, 0, *size), xdisplay=os.environ["DISPLAY"]).save(path)
     print(f"saved {path.relative_to(ROOT)}")
 
 
@@ -207,8 +223,64 @@ def head_office_picture(offices: Offices) -> None:
     destroy_root(root)
 
 
-def main() -> int:
-    if shutil.which("Xvfb") is None or shutil.which("import") is None:
+def alerts_picture(offices: Offices) -> None:
+    """The Alerts tab: bo2's capture broken and a dead letter from bo3 active, bo1's silence raised and cleared."""
+    root, window, consumer = open_head_office(offices, offices.ho, SIZE)
+    monitor = AlertMonitor(dataclasses.replace(offices.ho, alert_check_seconds=0.2))
+    monitor.on_event(ConsumerStatus(offices.ho.code, ConsumerState.ONLINE))
+    ho = offices.engine("ho")
+
+    def checked() -> None:
+        done = monitor.checks + 2
+        settle(root, 10, lambda: monitor.checks >= done)
+
+    with running(consumer, monitor):
+        with ho.begin() as conn:
+            conn.execute(text("UPDATE sync_branches SET last_applied_at = NOW() - INTERVAL 3 HOUR, reported_at = NULL "
+                              "WHERE code = 'bo1'"))
+        checked()
+        with ho.begin() as conn:
+            conn.execute(text("UPDATE sync_branches SET last_applied_at = NOW() WHERE code = 'bo1'"))
+            conn.execute(text("UPDATE sync_branches SET capture_ok = 0, capture_problem = 'Change capture is broken: "
+                              "trigger sales_capture_insert is not installed. Run `python -m sync init-db` for this "
+                              "branch to repair it (see docs/OPERATIONS.md).' WHERE code = 'bo2'"))
+        connection = pika.BlockingConnection(pika.URLParameters(offices.amqp_url))
+        connection.channel().basic_publish(Names(offices.prefix).branch_exchange("bo3"), "bo3", b"not a message",
+                                           pika.BasicProperties(content_encoding="zlib", type="changes"))
+        connection.close()
+        settle(root, 10, lambda: window.dead_letters.letters != {})
+        checked()
+        window.notebook.select(window.alerts)
+        window.refresh_all()
+        settle(root, 10, lambda: len(window.alerts.active.visible_ids()) == 2)
+        window.alerts.active.select(window.alerts.active.visible_ids()[0])
+        settle(root, 1.5)
+        photograph(DOCS / "screenshot-alerts.png")
+    window.dispose()
+    destroy_root(root)
+
+
+def _pillow_grabs() -> bool:
+    try:
+        from PIL import features
+    except ImportError:
+        return False
+    return bool(features.check("xcb"))
+
+
+PICTURES: dict[str, Callable[[Offices], None]] = {
+    "branch": branch_picture, "branch-offline": branch_offline_picture, "head-office": head_office_picture,
+    "subtotals": head_office_subtotals_picture, "500-branches": head_office_many_branches_picture,
+    "alerts": alerts_picture,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = (sys.argv[1:] if argv is None else argv) or list(PICTURES)
+    unknown = [n for n in names if n not in PICTURES]
+    if unknown:
+        sys.exit(f"No picture named {', '.join(unknown)}; the pictures are {', '.join(PICTURES)}.")
+    if shutil.which("Xvfb") is None or (shutil.which("import") is None and not _pillow_grabs()):
         sys.exit("Screenshots need Xvfb and ImageMagick's import; install them with: apt-get install xvfb imagemagick")
     DOCS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, Display(visible=False, size=SIZE, color_depth=24):
@@ -218,11 +290,8 @@ def main() -> int:
             relays = [OutboxRelay(b) for b in offices.branches]
             with running(IntakeConsumer(offices.ho), *relays):
                 assert_converged(offices)
-            branch_picture(offices)
-            branch_offline_picture(offices)
-            head_office_picture(offices)
-            head_office_subtotals_picture(offices)
-            head_office_many_branches_picture(offices)
+            for name in names:
+                PICTURES[name](offices)
         finally:
             offices.cleanup()
     return 0

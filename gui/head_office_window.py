@@ -18,6 +18,7 @@ from tkinter import messagebox, ttk
 from typing import Protocol
 
 from config import OfficeConfig
+from gui.alerts_view import AlertsView
 from gui.app import run_window, window_engine
 from gui.background import EventPump, Newest, OneAtATime, Throttle, backed_off, every, later, run_in_thread
 from gui.branch_panel import BranchPanel
@@ -65,7 +66,7 @@ def side_width(window_width: int) -> int:
 
 
 class HeadOfficeWindow(ttk.Frame):
-    """The filter, then the sales, their subtotals and the dead letters on the left; the branches and a chart
+    """The filter, then the sales, their subtotals, the dead letters and the alerts on the left; the branches and a chart
     on the right.
 
     ``confirm(title, question) -> bool`` asks before a discard; tests replace it
@@ -146,6 +147,9 @@ class HeadOfficeWindow(ttk.Frame):
         self.notebook.add(self.summary, text="Subtotals")
         self.dead_letters = DeadLetterView(self.notebook, self.retry_dead_letter, self.discard_dead_letter)
         self.notebook.add(self.dead_letters, text="Dead letters")
+        self.alerts = AlertsView(self.notebook, self.engine, self.branch_name, on_loaded=self._alerts_loaded,
+                                 on_failed=self._database_failed)
+        self.notebook.add(self.alerts, text="Alerts")
         self.notebook.bind("<<NotebookTabChanged>>", lambda e: self._tab_changed())
         main.columnconfigure(0, weight=1)
         main.rowconfigure(1, weight=1)
@@ -249,6 +253,7 @@ class HeadOfficeWindow(ttk.Frame):
         """Re-read the branch panel, the dead letters and the filter lists."""
         self._panel_job.submit(lambda: branch_progress(self.engine), self._panel_loaded)
         self._letters_job.submit(lambda: (parked(self.engine), filter_choices(self.engine)), self._letters_loaded)
+        self.alerts.reload()
 
     def refresh_all(self) -> None:
         """F5: read everything on screen again now."""
@@ -279,6 +284,9 @@ class HeadOfficeWindow(ttk.Frame):
         self.status.set("letters", f"{plural(len(letters), 'dead letter')} parked" if letters else "No dead letters",
                         "bad" if letters else "normal")
         self.filter_bar.set_choices(choices)
+
+    def _alerts_loaded(self, active: int) -> None:
+        self.notebook.tab(self.alerts, text=f"Alerts ({active:,})" if active else "Alerts")
 
     def _summary_shown(self) -> bool:
         return self.notebook.select() == str(self.summary)
