@@ -5,6 +5,7 @@ HTTP server and the e-mail a minimal SMTP sink (tests/alert_sinks.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 
@@ -14,15 +15,28 @@ from sqlalchemy import text
 
 from devtools.linkproxy import LinkProxy
 from models.alerts import read_alerts
+from models.schema import make_engine
 from sync import dead_letters, protocol
 from sync.alerts import AlertMonitor
 from sync.broker import Names
+from sync.head_office import HeadOfficeService
 from sync.intake import IntakeConsumer
 from sync.office import init_database
 from sync.relay import OutboxRelay
 from sync.states import ConsumerState
 from tests.alert_sinks import SmtpSink, WebhookSink
-from tests.harness import BROKER, assert_converged, insert_sales, running, via_port, wait_for, with_amqp
+from tests.harness import (
+    BROKER,
+    assert_converged,
+    changes_body,
+    insert_sales,
+    publish_raw,
+    running,
+    upsert,
+    via_port,
+    wait_for,
+    with_amqp,
+)
 
 
 @pytest.fixture
@@ -59,6 +73,13 @@ def report(offices, branch: str, pending: int, rate: int | None, window: int | N
     publish(offices, branch, body, protocol.report_properties(branch, origin, at, None, 3))
 
 
+def reported(offices, branch: str) -> bool:
+    """Whether the branch's own report has reached the Head Office (it sends one once it knows the HO's version)."""
+    with offices.engine("ho").connect() as conn:
+        return conn.execute(text("SELECT reported_at FROM sync_branches WHERE code = :b"), {"b": branch}).scalar() \
+            is not None
+
+
 def said(hook: WebhookSink, kind: str, branch: str | None, state: str) -> bool:
     return any(b["kind"] == kind and b["branch"] == branch and b["state"] == state for b in hook.bodies())
 
@@ -82,6 +103,7 @@ def test_each_condition_is_raised_once_and_cleared_once_at_the_webhook_and_by_ma
             assert_converged(offices)
 
             # Silent: nothing heard from bo2 for three hours, then a sale.
+            wait_for(lambda: reported(offices, "bo1") and reported(offices, "bo2"), 30, "the branches' own reports")
             with ho.begin() as conn:
                 conn.execute(text("UPDATE sync_branches SET last_applied_at = NOW() - INTERVAL 3 HOUR, "
                                   "reported_at = NULL WHERE code = 'bo2'"))
@@ -163,3 +185,26 @@ def test_a_webhook_that_fails_gets_its_alert_once_it_recovers_and_never_holds_th
         assert "trigger gone" in hook.bodies()[0]["sentence"]
     finally:
         hook.close()
+
+
+def test_the_consumer_waiting_for_its_database_is_sent_at_once_and_written_to_the_history_once_it_answers(offices, hook):
+    url = make_engine(offices.ho.db_url).url
+    with LinkProxy((url.host, url.port or 3306)) as proxy:
+        via_proxy = offices.ho.db_url.replace(f"{url.host}:{url.port or 3306}", f"127.0.0.1:{proxy.port}")
+        cfg = dataclasses.replace(offices.ho, db_url=via_proxy, alert_check_seconds=0.2, alert_webhook_url=hook.url)
+        service = HeadOfficeService(cfg)
+        with running(service):
+            wait_for(lambda: service.consumer.state is ConsumerState.ONLINE and service.monitor.checks > 0, 30,
+                     "the consumer and the monitor to start")
+            proxy.cut()
+            publish_raw(offices, changes_body("bo1", "db-1", [upsert(1, 1, qty=1)]))
+            wait_for(lambda: said(hook, "database_waiting", None, "raised"), 30, "the wait to be sent while it lasts")
+            assert read_alerts(offices.engine("ho"))[1] == []  # nothing could be written yet
+            proxy.restore()
+            wait_for(lambda: said(hook, "database_waiting", None, "cleared"), 60, "the end of the wait to be sent")
+            wait_for(lambda: read_alerts(offices.engine("ho"))[1], 30, "the history to be written")
+    assert [(b["kind"], b["state"]) for b in hook.bodies()] == [("database_waiting", "raised"),
+                                                                 ("database_waiting", "cleared")]
+    active, (written,) = read_alerts(offices.engine("ho"))
+    assert active == [] and written.kind == "database_waiting" and written.cleared_at >= written.raised_at
+    assert "waiting for its database" in written.sentence

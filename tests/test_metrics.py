@@ -13,7 +13,7 @@ from sync import protocol
 from sync.head_office import HeadOfficeService
 from sync.relay import OutboxRelay
 from tests.harness import assert_converged, delete_sale, insert_sales, running, wait_for
-from tests.test_alerts import publish
+from tests.test_alerts import publish, reported
 
 
 def free_port() -> int:
@@ -32,12 +32,6 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def of(samples, name: str, **labels: str) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
-
-
-def reported(offices, branch: str) -> bool:
-    with offices.engine("ho").connect() as conn:
-        return conn.execute(text("SELECT reported_at FROM sync_branches WHERE code = :b"), {"b": branch}).scalar() \
-            is not None
 
 
 def test_the_head_office_and_a_branch_serve_their_metrics_per_branch(make_offices):
