@@ -24,6 +24,7 @@ from sync.intake import IntakeConsumer
 from sync.office import init_database
 from sync.relay import OutboxRelay
 from sync.states import ConsumerState
+from sync.status import report as status_report
 from tests.alert_sinks import SmtpSink, WebhookSink
 from tests.harness import (
     BROKER,
@@ -180,6 +181,8 @@ def test_a_webhook_that_fails_gets_its_alert_once_it_recovers_and_never_holds_th
             wait_for(lambda: monitor.checks >= checks + 3, 10, "the checks to go on while the webhook fails")
             wait_for(lambda: hook.bodies(), 30, "the webhook to get the alert once it answers 200")
             wait_for(lambda: courier.waiting() == 0, 10, "nothing left to send")
+            said_by_status, _code = status_report(offices.ho)
+            assert "alerts active: 1" in said_by_status and "trigger gone" in said_by_status, said_by_status
         assert hook.requests == 4
         assert [(b["kind"], b["branch"], b["state"]) for b in hook.bodies()] == [("capture_broken", "bo1", "raised")]
         assert "trigger gone" in hook.bodies()[0]["sentence"]
