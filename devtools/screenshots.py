@@ -34,7 +34,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-import pika
 from pyvirtualdisplay import Display
 from sqlalchemy import text
 
@@ -46,13 +45,12 @@ from gui.head_office_window import HeadOfficeWindow
 from models.branch_sales import PRODUCT_CATALOGUE, add_sale
 from models.sale import new_sale
 from sync.alerts import AlertMonitor
-from sync.broker import Names
 from sync.events import ConsumerStatus
 from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
 from sync.states import ConsumerState
 from tests.gui.head_office_data import put_many_branches
-from tests.harness import Offices, assert_converged, running, union_of_branches
+from tests.harness import Offices, assert_converged, publish_raw, running, union_of_branches
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -244,10 +242,7 @@ def alerts_picture(offices: Offices) -> None:
             conn.execute(text("UPDATE sync_branches SET capture_ok = 0, capture_problem = 'Change capture is broken: "
                               "trigger sales_capture_insert is not installed. Run `python -m sync init-db` for this "
                               "branch to repair it (see docs/OPERATIONS.md).' WHERE code = 'bo2'"))
-        connection = pika.BlockingConnection(pika.URLParameters(offices.amqp_url))
-        connection.channel().basic_publish(Names(offices.prefix).branch_exchange("bo3"), "bo3", b"not a message",
-                                           pika.BasicProperties(content_encoding="zlib", type="changes"))
-        connection.close()
+        publish_raw(offices, b"not a message", branch="bo3")
         settle(root, 10, lambda: window.dead_letters.letters != {})
         checked()
         window.notebook.select(window.alerts)

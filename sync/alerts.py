@@ -61,6 +61,7 @@ class AlertMonitor(threading.Thread):
     def __init__(self, cfg: HeadOfficeConfig, engine: Engine | None = None, couriers: Iterable[Courier] | None = None):
         super().__init__(name=f"alerts-{cfg.code}", daemon=True)
         self.cfg = cfg
+        self._own_engine = engine is None
         self.engine = engine or make_engine(cfg.db_url, isolation_level="READ COMMITTED")
         self.couriers = list(couriers_for(cfg) if couriers is None else couriers)
         self.log = logging.getLogger(f"sync.{cfg.code}.alerts")
@@ -87,6 +88,8 @@ class AlertMonitor(threading.Thread):
             self.join(timeout)
         for courier in self.couriers:
             courier.stop(timeout)
+        if self._own_engine and not self.is_alive():
+            self.engine.dispose()
 
     def start(self) -> None:
         for courier in self.couriers:

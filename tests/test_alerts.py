@@ -9,7 +9,6 @@ import dataclasses
 import time
 from collections import Counter
 
-import pika
 import pytest
 from sqlalchemy import text
 
@@ -18,7 +17,6 @@ from models.alerts import read_alerts
 from models.schema import make_engine
 from sync import dead_letters, protocol
 from sync.alerts import AlertMonitor
-from sync.broker import Names
 from sync.head_office import HeadOfficeService
 from sync.intake import IntakeConsumer
 from sync.office import init_database
@@ -54,24 +52,13 @@ def smtp():
     sink.close()
 
 
-def publish(offices, branch: str, body: bytes, properties: pika.BasicProperties) -> None:
-    """Publish to ``branch``'s own exchange, as that branch's agent does."""
-    connection = pika.BlockingConnection(pika.URLParameters(offices.amqp_url))
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        channel.basic_publish(Names(offices.prefix).branch_exchange(branch), branch, body, properties, mandatory=True)
-    finally:
-        connection.close()
-
-
 def report(offices, branch: str, pending: int, rate: int | None, window: int | None) -> None:
     """A branch's report of version 3, as a branch of this release sends it."""
     at = int(time.time() * 1000)
     with offices.engine(branch).connect() as conn:
         origin = conn.execute(text("SELECT value FROM sync_state WHERE name = 'origin'")).scalar_one()
-    body = protocol.encode_report(protocol.Report(branch, origin, at, True, None, pending, 0, rate, window, 3))
-    publish(offices, branch, body, protocol.report_properties(branch, origin, at, None, 3))
+    publish_raw(offices, protocol.encode_report(protocol.Report(branch, origin, at, True, None, pending, 0, rate,
+                                                                window, 3)), branch=branch)
 
 
 def reported(offices, branch: str) -> bool:
@@ -128,7 +115,7 @@ def test_each_condition_is_raised_once_and_cleared_once_at_the_webhook_and_by_ma
             assert rate == 1234 and 0 < window <= 24 * 3600
 
             # A dead letter waits at bo1, then a person discards it.
-            publish(offices, "bo1", b"not a message", protocol.report_properties("bo1", "x", 1, None))
+            publish_raw(offices, b"not a message", branch="bo1")
             wait_for(lambda: said(hook, "dead_letters", "bo1", "raised"), 30, "bo1's dead letter to be raised")
             for letter in dead_letters.parked(ho):
                 assert dead_letters.discard(ho, letter.id)

@@ -9,11 +9,10 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from sync import protocol
 from sync.head_office import HeadOfficeService
 from sync.relay import OutboxRelay
-from tests.harness import assert_converged, delete_sale, insert_sales, running, wait_for
-from tests.test_alerts import publish, reported
+from tests.harness import assert_converged, delete_sale, insert_sales, publish_raw, running, wait_for
+from tests.test_alerts import reported
 
 
 def free_port() -> int:
@@ -45,7 +44,7 @@ def test_the_head_office_and_a_branch_serve_their_metrics_per_branch(make_office
     with running(service, OutboxRelay(bo1_cfg), OutboxRelay(offices.branch("bo2"))):
         assert_converged(offices)
         wait_for(lambda: reported(offices, "bo2"), 30, "bo2's own report (once it knows this Head Office)")
-        publish(offices, "bo2", b"not a message", protocol.report_properties("bo2", "x", 1, None))
+        publish_raw(offices, b"not a message", branch="bo2")
         with offices.engine("ho").begin() as conn:  # as bo2's report of a broken capture writes it
             conn.execute(text("UPDATE sync_branches SET capture_ok = 0, capture_problem = 'trigger gone' "
                               "WHERE code = 'bo2'"))
