@@ -234,8 +234,11 @@ class BranchSession:
         version = min(int(ho_version), protocol.VERSION)
         pending, rate, window = self.outbox.count_pending(), self.outbox.drain_rate(), self.cfg.next_window_seconds()
         said = (health, pending, rate, None if window is None else window // 600)
-        if said == self._reported or (self._reported is not None and health == self._reported[0]
-                                      and time.monotonic() - self._reported_at < REPORT_EVERY_SECONDS):
+        if said == self._reported:
+            return
+        # News goes at once: the first report, capture health, a backlog that appeared or is gone.
+        news = self._reported is None or health != self._reported[0] or (pending == 0) != (self._reported[1] == 0)
+        if not news and time.monotonic() - self._reported_at < REPORT_EVERY_SECONDS:
             return
         at = int(time.time() * 1000)
         report = protocol.Report(self.cfg.code, self.outbox.origin(), at, health.ok, health.sentence(), pending,

@@ -129,14 +129,17 @@ def backlog_too_long(facts: Facts) -> Iterable[Finding] | None:
     b = ho_branches.c
     rows = tuples(facts.conn.execute(select(b.code, b.pending_reported, b.drain_per_minute, b.window_seconds)
                                      .where(b.pending_reported > 0, b.drain_per_minute > 0, b.window_seconds.is_not(None))))
-    found = []
-    for code, pending, per_minute, window in rows:
-        needs = pending * 60 / per_minute
-        if needs > window:
-            found.append(Finding("backlog", code, f"Branch {code} has {pending:,} change(s) waiting; at its measured "
-                                                  f"{per_minute:,} a minute they need about {_minutes(needs)}, more "
-                                                  f"than its next sync window of {_minutes(window)}."))
-    return found
+    return [Finding("backlog", code, sentence) for code, pending, per_minute, window in rows
+            if (sentence := backlog_sentence(code, pending, per_minute, window)) is not None]
+
+
+def backlog_sentence(code: str, pending: int, per_minute: int, window_seconds: int) -> str | None:
+    """Why ``pending`` changes at ``per_minute`` will not fit a window of ``window_seconds``, or None when they fit."""
+    needs = pending * 60 / per_minute
+    if needs <= window_seconds:
+        return None
+    return (f"Branch {code} has {pending:,} change(s) waiting; at its measured {per_minute:,} a minute they need "
+            f"about {_minutes(needs)}, more than its next sync window of {_minutes(window_seconds)}.")
 
 
 def _consumer_in(state: ConsumerState, kind: str, words: str) -> Condition:

@@ -13,9 +13,11 @@ import pytest
 from config import BranchConfig, ConfigError, load_office
 from config.fields import SyncWindow
 from sync import protocol
-from sync.alert_conditions import CONDITIONS
+from sync.alert_conditions import CONDITIONS, ConsumerFact, Facts, backlog_sentence
 from sync.alert_delivery import Notice
+from sync.failures import Failure, Kind
 from sync.protocol import Poison
+from sync.states import ConsumerState
 
 HO = """role = "head_office"
 code = "ho"
@@ -109,3 +111,27 @@ def test_every_condition_has_a_kind_that_fits_its_column_and_a_notice_says_it_in
     assert set(body) == {"kind", "branch", "state", "sentence", "at"}
     assert dt.datetime.fromisoformat(str(body["at"])).replace(tzinfo=None) == dt.datetime(2026, 11, 30, 6, 1, 2)
     assert Notice("consumer_offline", "", "cleared", "x", dt.datetime.now()).as_json()["branch"] is None
+
+
+def test_a_backlog_alerts_only_when_it_needs_longer_than_the_window():
+    assert backlog_sentence("bo1", 1000, 100, 600) is None  # ten minutes in ten minutes: it fits
+    sentence = backlog_sentence("bo1", 1001, 100, 600)
+    assert sentence is not None and "1,001 change(s)" in sentence and "10 minutes" in sentence
+
+
+def test_the_consumer_is_alerted_on_only_after_its_state_lasted_a_whole_check(tmp_path):
+    cfg = load(tmp_path, "alert_check_seconds = 30\n")
+    since = dt.datetime(2026, 11, 30, 6, 0, 0)
+    offline = CONDITIONS["consumer_offline"].read
+    waiting = ConsumerFact(ConsumerState.WAITING_FOR_DATABASE, None, since)
+
+    def facts(seconds: float, consumer: ConsumerFact | None) -> Facts:
+        return Facts(None, cfg, since + dt.timedelta(seconds=seconds), since, consumer)  # type: ignore[arg-type]
+
+    fact = ConsumerFact(ConsumerState.OFFLINE, Failure(Kind.BROKER_UNREACHABLE, "connection refused"), since)
+    assert offline(facts(29, fact)) == []  # a reconnect is not worth a person's time
+    (finding,) = offline(facts(30, fact))  # type: ignore[misc]
+    assert finding.branch == "" and "connection refused" in finding.sentence
+    assert offline(facts(60, waiting)) == []  # waiting for the database is its own alert
+    assert offline(facts(60, None)) is None  # no consumer here: not judged
+    assert not CONDITIONS["consumer_offline"].needs_database and CONDITIONS["silent"].needs_database
