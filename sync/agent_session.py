@@ -28,7 +28,8 @@ from sync.states import LinkState
 
 RECEIPT_PREFETCH = 64
 RECEIPT_LINGER_SECONDS = 15.0
-# A report goes when capture health changes, else at most this often while the backlog or its pace changes.
+# What a report would say is read again at least this often (and at once when capture health changes or
+# a pass sent something); the report goes when it changed.
 REPORT_EVERY_SECONDS = 30.0
 # A pass shorter than this measures the link's round trip more than its pace: it is not kept.
 MEASURE_AFTER_SECONDS = 1.0
@@ -80,8 +81,9 @@ class BranchSession:
         self.names = Names(cfg.topology_prefix)
         self.log = logging.getLogger(f"sync.{cfg.code}")
         self._controls: list[tuple[int, pika.BasicProperties, bytes]] = []
-        self._reported: tuple[Any, ...] | None = None
-        self._reported_at = 0.0
+        self._reported: tuple[Any, ...] | None = None  # what the last report said
+        self._looked_at = 0.0  # when the facts of a report were last read
+        self._sent_since_look = False
         self._alert: str | None = None
         self._lanes: Lanes | None = None
         # What to do with each type of message on the branch's queue (acked once its handler returns),
@@ -182,6 +184,7 @@ class BranchSession:
                 self.handle_controls()
         if result.sent:
             self.log.info("sent %d change(s)", result.sent)
+            self._sent_since_look = True
             took = time.monotonic() - began
             if took >= MEASURE_AFTER_SECONDS:
                 self.outbox.record_drain_rate(int(result.sent * 60 / took))
@@ -224,21 +227,25 @@ class BranchSession:
     def send_report(self) -> None:
         """Tell the Head Office how capture is, what waits and at what pace it goes, in the version it reads.
 
-        Sent when capture health changes, and at most every REPORT_EVERY_SECONDS while
-        the backlog, its pace or the next window changes.
+        Looked at when the session opens, when capture health changes, after a pass that
+        sent something (a backlog may be gone, its pace measured) and every
+        REPORT_EVERY_SECONDS; sent when what it says changed.
         """
         health = self.health()
+        if health is None:
+            return
+        now = time.monotonic()
+        if self._reported is not None and health == self._reported[0] and not self._sent_since_look \
+                and now - self._looked_at < REPORT_EVERY_SECONDS:
+            return
+        self._looked_at, self._sent_since_look = now, False
         ho_version = self.outbox.fact("ho_version")
-        if health is None or not ho_version or not ho_version.isdigit() or int(ho_version) < 2:
+        if not ho_version or not ho_version.isdigit() or int(ho_version) < 2:
             return
         version = min(int(ho_version), protocol.VERSION)
         pending, rate, window = self.outbox.count_pending(), self.outbox.drain_rate(), self.cfg.next_window_seconds()
         said = (health, pending, rate, None if window is None else window // 600)
         if said == self._reported:
-            return
-        # News goes at once: the first report, capture health, a backlog that appeared or is gone.
-        news = self._reported is None or health != self._reported[0] or (pending == 0) != (self._reported[1] == 0)
-        if not news and time.monotonic() - self._reported_at < REPORT_EVERY_SECONDS:
             return
         at = int(time.time() * 1000)
         report = protocol.Report(self.cfg.code, self.outbox.origin(), at, health.ok, health.sentence(), pending,
@@ -247,7 +254,7 @@ class BranchSession:
                                    protocol.encode_report(report),
                                    protocol.report_properties(self.cfg.code, report.origin, at, self.user, version),
                                    mandatory=True)
-        self._reported, self._reported_at = said, time.monotonic()
+        self._reported = said
 
     # ------------------------------------------------------------ receipts and requests
     def await_receipts(self, timeout: float) -> None:
