@@ -28,13 +28,15 @@ def main(argv: list[str] | None = None, default_config: str = "config/ho.toml") 
     cfg = load_or_exit(args.config, role="head_office")
     prepare_or_exit(cfg)
 
-    from sync.intake import IntakeConsumer
+    from config import HeadOfficeConfig
+    from sync.head_office import HeadOfficeService
 
+    assert isinstance(cfg, HeadOfficeConfig)  # load_or_exit checked the role
     if args.headless:
-        consumer = IntakeConsumer(cfg)
-        consumer.start()
-        logging.getLogger(f"sync.{cfg.code}").info("consumer running headless; Ctrl-C stops it")
-        return run_until_signalled(consumer)
+        service = HeadOfficeService(cfg)
+        service.start()
+        logging.getLogger(f"sync.{cfg.code}").info("consumer and alerts running headless; Ctrl-C stops them")
+        return run_until_signalled(service)
     from gui.head_office_window import run_head_office_window
 
     return run_head_office_window(cfg)

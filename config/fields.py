@@ -195,6 +195,29 @@ def _split(source: str, key: str, url: str) -> SplitResult:
         raise fail(source, key, f"has {redact_url(url)!r}, which is not a URL that can be read ({exc})") from None
 
 
+def as_http_url(source: str, key: str, value: Any) -> str:
+    url = as_str(source, key, value)
+    parts = _split(source, key, url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise fail(source, key, f"has {redact_url(url)!r}, which is not an http:// or https:// URL with a host, "
+                                "like \"https://alerts.example.com/branch-sync\"")
+    return url
+
+
+_MAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
+
+
+def as_mail_address(source: str, key: str, value: Any) -> str:
+    address = as_str(source, key, value)
+    if not _MAIL.fullmatch(address):
+        raise fail(source, key, f"has {address!r}, which is not an e-mail address like \"ops@example.com\"")
+    return address
+
+
+def as_mail_addresses(source: str, key: str, value: Any) -> tuple[str, ...]:
+    return tuple(as_mail_address(source, key, v) for v in as_list(source, key, value))
+
+
 def as_branches(source: str, key: str, value: Any) -> dict[str, str]:
     if isinstance(value, str):
         value = {c.strip(): c.strip() for c in value.split(",") if c.strip()}

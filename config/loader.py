@@ -85,6 +85,9 @@ def _check_complete(source: str, role: str, parsed: dict[str, Any]) -> None:
             what = "every office file needs role, code, name, db_url and amqp_urls" if key in COMMON else \
                 "a branch needs its default region and its tax rate"
             raise ConfigError(f"{source}: '{key}' is missing; {what}.")
+    if parsed.get("smtp_host") and not (parsed.get("alert_mail_to") and parsed.get("alert_mail_from")):
+        raise ConfigError(f"{source}: 'smtp_host' is set, so 'alert_mail_from' and 'alert_mail_to' must say who "
+                          "sends the alerts and who receives them.")
     if parsed.get("backoff_initial_seconds", 0.5) > parsed.get("backoff_max_seconds", 60.0):
         raise ConfigError(f"{source}: 'backoff_initial_seconds' must not exceed 'backoff_max_seconds'.")
 

@@ -35,6 +35,8 @@ class OfficeConfig:
     # into every URL that has none (the URLs in the file then name no password).
     amqp_password_file: str = ""
     db_password_file: str = ""
+    # Serve Prometheus metrics on this port (0: do not serve); sync/metrics.py says what.
+    metrics_port: int = 0
     source: str = "<defaults>"
 
     @property
@@ -71,6 +73,29 @@ class BranchConfig(OfficeConfig):
         moment = (now or dt.datetime.now()).time()
         return any(w.contains(moment) for w in self.sync_windows)
 
+    def next_window_seconds(self, now: dt.datetime | None = None) -> int | None:
+        """Seconds of link the next sync window gives: what is left of the one ``now`` is in, else
+        the whole of the next to open; None when no windows are set (always connected)."""
+        if not self.sync_windows:
+            return None
+        now = now or dt.datetime.now()
+        best: tuple[float, int] | None = None  # (seconds until it opens, seconds it lasts from then)
+        for w in self.sync_windows:
+            start = dt.datetime.combine(now.date(), w.start)
+            for day in (-1, 0, 1):
+                opens = start + dt.timedelta(days=day)
+                closes = dt.datetime.combine(opens.date(), w.end)
+                if closes <= opens:
+                    closes += dt.timedelta(days=1)
+                if closes <= now:
+                    continue
+                wait = max((opens - now).total_seconds(), 0.0)
+                left = int((closes - max(opens, now)).total_seconds())
+                if best is None or wait < best[0]:
+                    best = (wait, left)
+        assert best is not None  # a window opens within a day of any moment
+        return best[1]
+
 
 @dataclass(frozen=True)
 class HeadOfficeConfig(OfficeConfig):
@@ -90,6 +115,17 @@ class HeadOfficeConfig(OfficeConfig):
     dead_letter_quota: int = 1000
     # Connections one branch login may hold: its agent's, and one per publishing lane.
     branch_max_connections: int = 4
+    # Alerts (sync/alerts.py): how often the conditions are evaluated, and where a raised or
+    # cleared alert is sent besides the window: a JSON POST to a URL, and e-mail by SMTP.
+    alert_check_seconds: float = 30.0
+    alert_webhook_url: str = ""
+    smtp_host: str = ""  # empty: no e-mail
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password_file: str = ""  # the SMTP password, never written in the office file
+    alert_mail_from: str = ""
+    alert_mail_to: tuple[str, ...] = ()
 
 
 COMMON: dict[str, f.Parser] = {
@@ -108,6 +144,7 @@ COMMON: dict[str, f.Parser] = {
     "amqp_client_key": f.as_file,
     "amqp_password_file": f.as_file,
     "db_password_file": f.as_file,
+    "metrics_port": f.as_int(0, 65535),
 }
 BRANCH_KEYS: dict[str, f.Parser] = {
     "region": f.as_str,
@@ -129,5 +166,14 @@ HEAD_OFFICE_KEYS: dict[str, f.Parser] = {
     "branch_queue_max_mb": f.as_int(1, 1_000_000),
     "dead_letter_quota": f.as_int(1, 1_000_000),
     "branch_max_connections": f.as_int(1, 64),
+    "alert_check_seconds": f.as_float(0.05, 60),  # at least every minute
+    "alert_webhook_url": f.as_http_url,
+    "smtp_host": f.as_str,
+    "smtp_port": f.as_int(1, 65535),
+    "smtp_starttls": f.as_bool,
+    "smtp_user": f.as_str,
+    "smtp_password_file": f.as_file,
+    "alert_mail_from": f.as_mail_address,
+    "alert_mail_to": f.as_mail_addresses,
 }
 REQUIRED = {"branch": ("region", "tax_rate"), "head_office": ()}

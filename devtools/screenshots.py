@@ -7,8 +7,10 @@
     screenshot-head-office-500-branches.png 500 branches at the window's minimum size, 1024x640
     screenshot-head-office-updating.png     a new filter being read: the old figures greyed, "Updating…"
     screenshot-dead-letters.png             parked messages: what each held and what to do
+    screenshot-alerts.png                   the Alerts tab: two alerts active, one already cleared
 
-    python -m devtools.screenshots [picture ...]     (pictures by name, e.g. dead-letters; all by default)
+    python -m devtools.screenshots            every picture
+    python -m devtools.screenshots alerts     only those named (see PICTURES below)
 
 Runs under its own virtual X display (Xvfb, 1280x800), on private databases and
 broker names that are dropped afterwards, so it never touches an office's data.
@@ -35,6 +37,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pyvirtualdisplay import Display
+from sqlalchemy import text
 
 from config import SyncWindow
 from devtools.demo import SEED
@@ -43,8 +46,11 @@ from gui.branch_window import BranchWindow
 from gui.head_office_window import HeadOfficeWindow
 from models.branch_sales import PRODUCT_CATALOGUE, add_sale
 from models.sale import new_sale
+from sync.alerts import AlertMonitor
+from sync.events import ConsumerStatus
 from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
+from sync.states import ConsumerState
 from tests.gui.head_office_data import put_many_branches
 from tests.harness import Offices, assert_converged, changes_body, publish_raw, running, union_of_branches, upsert
 
@@ -86,12 +92,12 @@ def settle(root: tk.Tk, seconds: float, until: Callable[[], bool] = lambda: Fals
 
 
 def photograph(path: Path, size: tuple[int, int] = SIZE) -> None:
-    """Save the top left ``size`` of the screen, where the window is."""
-    if shutil.which("import") is not None:
+    """Save the top left ``size`` of the screen, where the window is (ImageMagick's import, else Pillow's grab)."""
+    if shutil.which("import"):
         subprocess.run(["import", "-window", "root", "-crop", f"{size[0]}x{size[1]}+0+0", "+repage", str(path)],
                        check=True)
     else:
-        from PIL import ImageGrab
+        from PIL import ImageGrab  # Pillow comes with matplotlib (requirements-dev.txt)
 
         ImageGrab.grab(bbox=(0, 0, *size), xdisplay=os.environ["DISPLAY"]).save(path)
     print(f"saved {path.relative_to(ROOT)}")
@@ -290,19 +296,63 @@ def dead_letters_picture(offices: Offices) -> None:
     destroy_root(root)
 
 
-PICTURES = {"branch": branch_picture, "branch-offline": branch_offline_picture, "head-office": head_office_picture,
-            "head-office-subtotals": head_office_subtotals_picture,
-            "head-office-500-branches": head_office_many_branches_picture,
-            "head-office-updating": head_office_updating_picture, "dead-letters": dead_letters_picture}
+def alerts_picture(offices: Offices) -> None:
+    """The Alerts tab: bo2's capture broken and a dead letter from bo3 active, bo1's silence raised and cleared."""
+    root, window, consumer = open_head_office(offices, offices.ho, SIZE)
+    monitor = AlertMonitor(dataclasses.replace(offices.ho, alert_check_seconds=0.2))
+    monitor.on_event(ConsumerStatus(offices.ho.code, ConsumerState.ONLINE))
+    ho = offices.engine("ho")
+
+    def checked() -> None:
+        done = monitor.checks + 2
+        settle(root, 10, lambda: monitor.checks >= done)
+
+    with running(consumer, monitor):
+        with ho.begin() as conn:
+            conn.execute(text("UPDATE sync_branches SET last_applied_at = NOW() - INTERVAL 3 HOUR, reported_at = NULL "
+                              "WHERE code = 'bo1'"))
+        checked()
+        with ho.begin() as conn:
+            conn.execute(text("UPDATE sync_branches SET last_applied_at = NOW() WHERE code = 'bo1'"))
+            conn.execute(text("UPDATE sync_branches SET capture_ok = 0, capture_problem = 'Change capture is broken: "
+                              "trigger sales_capture_insert is not installed. Run `python -m sync init-db` for this "
+                              "branch to repair it (see docs/OPERATIONS.md).' WHERE code = 'bo2'"))
+        publish_raw(offices, b"not a message", branch="bo3")
+        settle(root, 10, lambda: window.dead_letters.letters != {})
+        checked()
+        window.notebook.select(window.alerts)
+        window.refresh_all()
+        settle(root, 10, lambda: len(window.alerts.active.visible_ids()) == 2)
+        window.alerts.active.select(window.alerts.active.visible_ids()[0])
+        settle(root, 1.5)
+        photograph(DOCS / "screenshot-alerts.png")
+    window.dispose()
+    destroy_root(root)
 
 
-def main(names: list[str]) -> int:
-    unknown = sorted(set(names) - set(PICTURES))
+def _pillow_grabs() -> bool:
+    try:
+        from PIL import features
+    except ImportError:
+        return False
+    return bool(features.check("xcb"))
+
+
+PICTURES: dict[str, Callable[[Offices], None]] = {
+    "branch": branch_picture, "branch-offline": branch_offline_picture, "head-office": head_office_picture,
+    "subtotals": head_office_subtotals_picture, "500-branches": head_office_many_branches_picture,
+    "alerts": alerts_picture, "head-office-updating": head_office_updating_picture,
+    "dead-letters": dead_letters_picture,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = (sys.argv[1:] if argv is None else argv) or list(PICTURES)
+    unknown = [n for n in names if n not in PICTURES]
     if unknown:
-        sys.exit(f"No picture named {', '.join(unknown)}; the pictures are: {', '.join(PICTURES)}.")
-    if shutil.which("Xvfb") is None:
-        sys.exit("Screenshots need Xvfb (and ImageMagick's import, or Pillow); install them with: "
-                 "apt-get install xvfb imagemagick")
+        sys.exit(f"No picture named {', '.join(unknown)}; the pictures are {', '.join(PICTURES)}.")
+    if shutil.which("Xvfb") is None or (shutil.which("import") is None and not _pillow_grabs()):
+        sys.exit("Screenshots need Xvfb and ImageMagick's import; install them with: apt-get install xvfb imagemagick")
     DOCS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, Display(visible=False, size=SIZE, color_depth=24):
         offices = Offices(Path(scratch)).init()
@@ -311,9 +361,8 @@ def main(names: list[str]) -> int:
             relays = [OutboxRelay(b) for b in offices.branches]
             with running(IntakeConsumer(offices.ho), *relays):
                 assert_converged(offices)
-            for name, picture in PICTURES.items():
-                if not names or name in names:
-                    picture(offices)
+            for name in names:
+                PICTURES[name](offices)
         finally:
             offices.cleanup()
     return 0

@@ -20,6 +20,7 @@ from tkinter import messagebox, ttk
 from typing import Protocol
 
 from config import OfficeConfig
+from gui.alerts_view import AlertsView
 from gui.app import run_window, window_engine
 from gui.background import EventPump, LiveRefresh, Newest, OneAtATime, every, later, run_in_thread
 from gui.branch_panel import BranchPanel
@@ -72,7 +73,7 @@ def side_width(window_width: int) -> int:
 
 
 class HeadOfficeWindow(ttk.Frame):
-    """The filter, then the sales, their subtotals and the dead letters on the left; the branches and a chart
+    """The filter, then the sales, their subtotals, the dead letters and the alerts on the left; the branches and a chart
     on the right.
 
     ``confirm(title, question) -> bool`` asks before a discard; tests replace it
@@ -159,6 +160,9 @@ class HeadOfficeWindow(ttk.Frame):
         self.notebook.add(self.dead_letters, text="Dead letters")
         self.day_close = DayCloseView(self.notebook, self.engine, self.names, self.cfg.name)
         self.notebook.add(self.day_close, text="Day close")
+        self.alerts = AlertsView(self.notebook, self.engine, self.branch_name, on_loaded=self._alerts_loaded,
+                                 on_failed=self._database_failed)
+        self.notebook.add(self.alerts, text="Alerts")
         self.notebook.bind("<<NotebookTabChanged>>", lambda e: self._tab_changed())
         main.columnconfigure(0, weight=1)
         main.rowconfigure(1, weight=1)
@@ -260,6 +264,7 @@ class HeadOfficeWindow(ttk.Frame):
         """Re-read the branch panel, the dead letters and the filter lists."""
         self._panel_job.submit(lambda: branch_progress(self.engine), self._panel_loaded)
         self._letters_job.submit(lambda: (parked(self.engine), filter_choices(self.engine)), self._letters_loaded)
+        self.alerts.reload()
 
     def refresh_all(self) -> None:
         """F5: read everything on screen again now."""
@@ -292,6 +297,9 @@ class HeadOfficeWindow(ttk.Frame):
         self.status.set("letters", f"{plural(len(letters), 'dead letter')} parked" if letters else "No dead letters",
                         "bad" if letters else "normal")
         self.filter_bar.set_choices(choices)
+
+    def _alerts_loaded(self, active: int) -> None:
+        self.notebook.tab(self.alerts, text=f"Alerts ({active:,})" if active else "Alerts")
 
     def _summary_shown(self) -> bool:
         return self.notebook.select() == str(self.summary)
@@ -364,10 +372,13 @@ class HeadOfficeWindow(ttk.Frame):
 
 def run_head_office_window(cfg: OfficeConfig) -> int:
     """The Head Office program with a window: the consumer runs beside it and stops when it closes."""
-    from sync.intake import IntakeConsumer
+    from config import HeadOfficeConfig
+    from sync.head_office import HeadOfficeService
+
+    assert isinstance(cfg, HeadOfficeConfig)
 
     def build(root: tk.Tk, events: queue.Queue):
-        consumer = IntakeConsumer(cfg, on_event=events.put)
-        return HeadOfficeWindow(root, cfg, consumer, events), consumer
+        service = HeadOfficeService(cfg, on_event=events.put)  # the consumer, its alerts and metrics
+        return HeadOfficeWindow(root, cfg, service, events), service
 
     return run_window(f"{cfg.name} — Branch Sync", build)

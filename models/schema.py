@@ -25,6 +25,8 @@ Head Office (HO) database:
   sync_day_totals           each branch-day's control totals as the branch last reported them
   sync_day_sales            a branch's per-sale hashes of a day, when the Head Office asked for them
   sync_day_requests         what the Head Office asks a branch about a day (resend it, its per-sale hashes)
+  sync_alerts               every alert raised (sync/alerts.py), open while its condition lasts,
+                            then cleared: the active ones and their history
 
 Schema changes are Alembic migrations (models/migrations/); ``init-db`` creates the
 newest schema and records its revision.
@@ -214,6 +216,10 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Column("pending_reported", BigInteger, nullable=True),
         # The branch has reported the totals of every day its changes up to this seq touched.
         Column("totals_through", BigInteger, nullable=False, server_default=text("0")),
+        # Its pace sending (changes per minute it measured) and the seconds of its next sync
+        # window (NULL: always connected), for the backlog alert (reports of version 3).
+        Column("drain_per_minute", BigInteger, nullable=True),
+        Column("window_seconds", Integer, nullable=True),
         **TABLE_OPTS,
     )
     dead_letters = Table(
@@ -293,8 +299,23 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Index("sync_day_requests_sent", "sent_at", "id"),
         **TABLE_OPTS,
     )
+    alerts = Table(
+        "sync_alerts", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("kind", String(32), nullable=False),
+        Column("branch", String(16), nullable=False, server_default=""),  # '' for the Head Office itself
+        Column("sentence", String(1000), nullable=False),
+        Column("raised_at", TS, nullable=False, server_default=NOW6),
+        Column("cleared_at", TS, nullable=True),
+        # "kind/branch" while the alert lasts, NULL once cleared: one active alert per condition,
+        # whichever process raised it.
+        Column("open_key", String(64), nullable=True),
+        Index("sync_alerts_open", "open_key", unique=True),
+        Index("sync_alerts_branch", "branch", "id"),
+        **TABLE_OPTS,
+    )
     return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive, day_totals,
-                                day_sales, day_requests)}
+                                day_sales, day_requests, alerts)}
 
 
 ho_metadata = MetaData()
@@ -305,6 +326,7 @@ ho_dead_letters, ho_dead_letter_attempts, ho_archive = (_ho[n] for n in ("sync_d
                                                                           "sync_dead_letter_attempts", "sync_archive"))
 ho_day_totals, ho_day_sales, ho_day_requests = (_ho[n] for n in ("sync_day_totals", "sync_day_sales",
                                                                  "sync_day_requests"))
+ho_alerts = _ho["sync_alerts"]
 
 # ---------------------------------------------------------------- connecting
 _DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")

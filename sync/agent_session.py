@@ -29,6 +29,11 @@ from sync.states import LinkState
 
 RECEIPT_PREFETCH = 64
 RECEIPT_LINGER_SECONDS = 15.0
+# What a report would say is read again at least this often (and at once when capture health changes or
+# a pass sent something); the report goes when it changed.
+REPORT_EVERY_SECONDS = 30.0
+# A pass shorter than this measures the link's round trip more than its pace: it is not kept.
+MEASURE_AFTER_SECONDS = 1.0
 
 
 @dataclass
@@ -77,7 +82,9 @@ class BranchSession:
         self.names = Names(cfg.topology_prefix)
         self.log = logging.getLogger(f"sync.{cfg.code}")
         self._controls: list[tuple[int, pika.BasicProperties, bytes]] = []
-        self._reported: CaptureHealth | None = None
+        self._reported: tuple[Any, ...] | None = None  # what the last report said
+        self._looked_at = 0.0  # when the facts of a report were last read
+        self._sent_since_look = False
         self._alert: str | None = None
         self._lanes: Lanes | None = None
         # What to do with each type of message on the branch's queue (acked once its handler returns),
@@ -110,6 +117,7 @@ class BranchSession:
         try:
             self.open()
             set_state(LinkState.ONLINE)
+            self.send_report()  # the backlog as this window opens: the Head Office judges whether it fits
             while not self.stopping.is_set():
                 result = self.drain(progress=self.asked)
                 for report in self.reporters:
@@ -136,6 +144,7 @@ class BranchSession:
         """Send everything pending, wait up to ``receipt_wait`` for receipts, report, return."""
         try:
             self.open()
+            self.send_report()
             result = self.drain(progress=False)
             for report in self.reporters:
                 report()
@@ -155,6 +164,7 @@ class BranchSession:
         result = PassResult()
         total = self.outbox.count_pending() if progress else None
         lanes = self._lanes or Lanes(self.cfg, self.url_index, 1, self.channel, self.log)
+        began = time.monotonic()
         again = True
         while again and not self.stopping.is_set():
             again = False
@@ -180,6 +190,10 @@ class BranchSession:
                 self.handle_controls()
         if result.sent:
             self.log.info("sent %d change(s)", result.sent)
+            self._sent_since_look = True
+            took = time.monotonic() - began
+            if took >= MEASURE_AFTER_SECONDS:
+                self.outbox.record_drain_rate(int(result.sent * 60 / took))
         result.resent = self._resend_unreceipted()
         return result
 
@@ -217,17 +231,36 @@ class BranchSession:
         return count
 
     def send_report(self) -> None:
-        """Tell the Head Office how capture is and what waits, when it reads reports and anything changed."""
+        """Tell the Head Office how capture is, what waits and at what pace it goes, in the version it reads.
+
+        Looked at when the session opens, when capture health changes, after a pass that
+        sent something (a backlog may be gone, its pace measured) and every
+        REPORT_EVERY_SECONDS; sent when what it says changed.
+        """
         health = self.health()
-        if health is None or health == self._reported or self.outbox.fact("ho_version") != str(protocol.VERSION):
+        if health is None:
+            return
+        now = time.monotonic()
+        if self._reported is not None and health == self._reported[0] and not self._sent_since_look \
+                and now - self._looked_at < REPORT_EVERY_SECONDS:
+            return
+        self._looked_at, self._sent_since_look = now, False
+        ho_version = self.outbox.fact("ho_version")
+        if not ho_version or not ho_version.isdigit() or int(ho_version) < 2:
+            return
+        version = min(int(ho_version), protocol.VERSION)
+        pending, rate, window = self.outbox.count_pending(), self.outbox.drain_rate(), self.cfg.next_window_seconds()
+        said = (health, pending, rate, None if window is None else window // 600)
+        if said == self._reported:
             return
         at = int(time.time() * 1000)
-        report = protocol.Report(self.cfg.code, self.outbox.origin(), at, health.ok, health.sentence(),
-                                 self.outbox.count_pending(), self.outbox.high_water())
+        report = protocol.Report(self.cfg.code, self.outbox.origin(), at, health.ok, health.sentence(), pending,
+                                 self.outbox.high_water(), rate, window, version)
         self.channel.basic_publish(self.names.branch_exchange(self.cfg.code), self.cfg.code,
                                    protocol.encode_report(report),
-                                   protocol.report_properties(self.cfg.code, report.origin, at, self.user), mandatory=True)
-        self._reported = health
+                                   protocol.report_properties(self.cfg.code, report.origin, at, self.user, version),
+                                   mandatory=True)
+        self._reported = said
 
     def _report_days(self) -> None:
         if self.days is not None:

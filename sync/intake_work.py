@@ -204,7 +204,8 @@ class HeadOfficeWork:
         assert isinstance(report, Report)
         conn.execute(update(ho_branches).where(ho_branches.c.code == report.branch).values(
             reported_at=dt.datetime.now(), capture_ok=report.capture_ok, capture_problem=report.capture_problem,
-            pending_reported=report.pending))
+            pending_reported=report.pending, drain_per_minute=report.rate_per_minute,
+            window_seconds=report.window_seconds))
         outcome.events.append(events.BranchReported(report.branch, report.capture_ok))
 
     def _park(self, conn: Connection, plan: _Plan, body: bytes, reason: str, outcome: GroupOutcome,

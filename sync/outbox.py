@@ -100,9 +100,12 @@ class Outbox:
             return conn.execute(query).first() is not None
 
     def count_pending(self) -> int:
+        return self.count_state(OutboxState.PENDING)
+
+    def count_state(self, state: OutboxState) -> int:
+        """How many changes are in ``state`` (a range of the state index)."""
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(bo_outbox)
-                                    .where(_o.state == OutboxState.PENDING)).scalar_one())
+            return int(conn.execute(select(func.count()).select_from(bo_outbox).where(_o.state == state)).scalar_one())
 
     def mark_sent(self, seqs: list[int]) -> None:
         """Record that the broker confirmed these changes (explicit seqs, never a range)."""
@@ -136,6 +139,17 @@ class Outbox:
                 if receipt.held is not None:
                     _set_fact(conn, "ho_held", str(receipt.held))
         return moved
+
+    def drain_rate(self) -> int | None:
+        """Changes per minute this branch last measured sending while it drained a backlog (None: never)."""
+        value = self.fact("drain_per_minute")
+        return int(value) if value else None
+
+    def record_drain_rate(self, per_minute: int) -> None:
+        """Keep a pass's measured pace, averaged with the last one (kept across restarts: the next window needs it)."""
+        last = self.drain_rate()
+        with self.engine.begin() as conn:
+            _set_fact(conn, "drain_per_minute", str(per_minute if last is None else (last + per_minute + 1) // 2))
 
     def history_problem(self) -> str | None:
         """Why this database's history is not the one the Head Office holds, in words, or None."""

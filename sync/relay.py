@@ -33,6 +33,7 @@ from sync.backoff import Backoff
 from sync.branch_days import BranchDays
 from sync.broker import close_quietly, connect, login_of, session_failure
 from sync.failures import Failure, LinkDown, db_failure, unexpected
+from sync.metrics import BranchMetrics, MetricsServer
 from sync.outbox import Outbox
 from sync.states import LinkState
 
@@ -99,6 +100,26 @@ class OutboxRelay(threading.Thread):
                 self.log.info("link %s", state)
 
     def run(self) -> None:
+        metrics = self._serve_metrics()
+        try:
+            self._run()
+        finally:
+            if metrics is not None:
+                metrics.close()
+
+    def _serve_metrics(self) -> MetricsServer | None:
+        """The agent's metrics page when ``metrics_port`` is set; a port that cannot be had is said, never fatal."""
+        if not self.cfg.metrics_port:
+            return None
+        try:
+            return MetricsServer(BranchMetrics(self.cfg, self.outbox, lambda: None if self.health is None else self.health.ok,
+                                               lambda: self.state), self.cfg.metrics_port)
+        except OSError as exc:
+            self.log.error("cannot serve metrics on port %d (%s); the agent runs without them", self.cfg.metrics_port,
+                           exc.strerror or exc)
+            return None
+
+    def _run(self) -> None:
         while not self._stopping.is_set():
             self.check_capture_if_due()
             asked = self.wakeup.take_asked()
@@ -177,7 +198,7 @@ class OutboxRelay(threading.Thread):
         connection, index = connect(self.cfg, log=self.log)
         try:
             session = BranchSession(connection, index, login_of(self.cfg.amqp_urls[index]), self.cfg, self.outbox,
-                                    self.wakeup, self._stopping, self._emit, lambda: self.health, days=self.days)
+                                    self.wakeup, self._stopping, self._emit, self.check_capture_if_due, days=self.days)
             try:
                 return session.run_once(receipt_wait)
             except (pika.exceptions.AMQPError, OSError) as exc:

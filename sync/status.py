@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from config import OfficeConfig
+from models.alerts import active_alerts
 from models.capture import check_capture
 from models.rows import tuples
 from models.schema import ho_branches, ho_sales, make_engine
@@ -130,5 +131,9 @@ def _head_office(engine: Engine) -> tuple[ExitCode | None, list[str]]:
             lines.append(f"  {'':<8} capture broken at the branch (reported {when(p.reported_at)}): {p.capture_problem}")
     with engine.connect() as conn:
         parked = dead_letters.count_parked(conn)
+        alerts = active_alerts(conn)
     lines.append(f"  dead letters parked: {parked}")
+    lines.append(f"  alerts active: {len(alerts)}" if alerts else "  alerts active: none")
+    for alert in alerts:
+        lines.append(f"    since {when(alert.raised_at)}: {alert.sentence}")
     return worry, lines

@@ -15,6 +15,7 @@ from sync.protocol.messages import VERSION, Poison, _is_int, pack, register_type
 RECEIPT, SYNC_REQUEST = "receipt", "sync-request"
 register_type(RECEIPT, 1, {"branch", "applied", "rejected"})
 register_type(RECEIPT, 2, {"branch", "origin", "applied", "rejected", "held", "alert"})
+register_type(RECEIPT, 3, {"branch", "origin", "applied", "rejected", "held", "alert"})  # as 2; says the HO reads v3
 register_type(SYNC_REQUEST, 1, set())
 register_type(SYNC_REQUEST, 2, set())
 

@@ -36,8 +36,8 @@ def changes_properties(branch: str, origin: str, seqs: list[int], user: str | No
     return _from_branch(CHANGES, CHANGES_VERSION, branch, f"{branch}/{origin}/{seqs[0]}-{seqs[-1]}", user)
 
 
-def report_properties(branch: str, origin: str, at_ms: int, user: str | None) -> pika.BasicProperties:
-    return _from_branch(REPORT, VERSION, branch, f"{branch}/{origin}/report/{at_ms}", user)
+def report_properties(branch: str, origin: str, at_ms: int, user: str | None, version: int = VERSION) -> pika.BasicProperties:
+    return _from_branch(REPORT, version, branch, f"{branch}/{origin}/report/{at_ms}", user)
 
 
 def day_properties(kind: str, branch: str, message_id: str, user: str | None) -> pika.BasicProperties:

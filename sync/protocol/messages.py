@@ -9,11 +9,15 @@ A body is JSON, compressed with zlib (``content_encoding = "zlib"``):
   report        branch -> HO   v2  {"v": 2, "type": "report", "branch", "origin", "at",
                                     "capture": {"ok": true|false, "problem": text|null},
                                     "pending": changes waiting, "max_seq": highest seq}
+                               v3  the same, and "rate": changes it measured sending per minute
+                                    (or null), "window": seconds of its next sync window (null:
+                                    always connected); sent only to a Head Office that reads v3
   receipt       HO -> branch   v1  {"v": 1, "type": "receipt", "branch", "applied": [[first, last], ...],
                                     "rejected": [[seq, "reason"], ...]}
                                v2  the same, and "origin": the database whose changes these were,
                                     "held": the highest seq the HO holds from this branch (or null),
                                     "alert": the HO's alert on the branch (or null)
+                               v3  as v2 (a receipt of v3 tells the branch the HO reads reports of v3)
   sync-request  HO -> branch   v1  {"v": 1, "type": "sync-request"}
 
 (receipts and sync requests, the messages on a branch's own queue, are in control.py.)
@@ -36,7 +40,7 @@ from models.sale import Sale
 from models.shape import SALE_SHAPE, RowShape
 from sync.protocol.limits import MAX_CHANGES, MAX_INFLATED_BYTES, MAX_WIRE_BYTES, TooMuchWork, check_work, compact
 
-VERSION = 2  # the newest version this code reads and writes
+VERSION = 3  # the newest version this code reads and writes
 CHANGES_VERSION = 1  # changes carry nothing new, so an older Head Office still reads them
 CONTENT_TYPE = "application/json"
 CONTENT_ENCODING = "zlib"
@@ -53,6 +57,7 @@ def register_type(kind: str, version: int, keys: set[str]) -> None:
 
 register_type(CHANGES, 1, {"branch", "origin", "hw", "at", "changes"})
 register_type(REPORT, 2, {"branch", "origin", "at", "capture", "pending", "max_seq"})
+register_type(REPORT, 3, {"branch", "origin", "at", "capture", "pending", "max_seq", "rate", "window"})
 
 
 class Refusal(Enum):
@@ -129,6 +134,9 @@ class Report:
     capture_problem: str | None
     pending: int
     max_seq: int
+    rate_per_minute: int | None = None  # changes the branch measured sending per minute (None: not measured)
+    window_seconds: int | None = None  # seconds of its next sync window (None: always connected)
+    version: int = 2
 
 
 # ---------------------------------------------------------------- bodies
@@ -324,9 +332,13 @@ def encode_rejected(batch: ChangeBatch) -> bytes:
 
 # ---------------------------------------------------------------- reports
 def encode_report(report: Report) -> bytes:
-    return pack({"v": 2, "type": REPORT, "branch": report.branch, "origin": report.origin, "at": report.at_ms,
-                 "capture": {"ok": report.capture_ok, "problem": report.capture_problem},
-                 "pending": report.pending, "max_seq": report.max_seq})
+    """A report in ``report.version``: 2 for a Head Office of the previous release, 3 with the backlog's pace."""
+    body: dict[str, Any] = {"v": report.version, "type": REPORT, "branch": report.branch, "origin": report.origin,
+                            "at": report.at_ms, "capture": {"ok": report.capture_ok, "problem": report.capture_problem},
+                            "pending": report.pending, "max_seq": report.max_seq}
+    if report.version >= 3:
+        body.update(rate=report.rate_per_minute, window=report.window_seconds)
+    return pack(body)
 
 
 def _report(obj: dict[str, Any], known: set[str]) -> Report:
@@ -341,7 +353,10 @@ def _report(obj: dict[str, Any], known: set[str]) -> Report:
             or not _is_int(pending, 0) or not _is_int(max_seq, 0):
         raise Poison("report's origin, at, pending or max_seq is not what a branch writes")
     problem = capture["problem"][:1000] if capture["problem"] else None
-    return Report(branch, origin, at, capture["ok"], problem, pending, max_seq)
+    rate, window = obj.get("rate"), obj.get("window")
+    if not (rate is None or _is_int(rate, 0)) or not (window is None or _is_int(window, 0, 86_400)):
+        raise Poison("report's rate or window is not a whole number of changes per minute or of seconds")
+    return Report(branch, origin, at, capture["ok"], problem, pending, max_seq, rate, window, obj["v"])
 
 
 # How each type of message a branch sends is read: (its JSON object, the branches known, the row shape).
