@@ -18,12 +18,17 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from config import HeadOfficeConfig
+from models.day_close import DayState, branch_days
 from models.rows import tuples
 from models.schema import LetterState, ho_branches, ho_dead_letters
 from sync.failures import Failure
 from sync.states import ConsumerState
 
 HEAD_OFFICE = ""  # the branch of an alert about the Head Office itself
+# How far back a different day raises an alert: two months covers a month's close and the
+# one before it.  Each check hashes the Head Office's rows of these days (an index range per
+# branch); older days are still compared by `reconcile` and the Day close tab on demand.
+DAY_ALERT_DAYS = 62
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,22 @@ def backlog_sentence(code: str, pending: int, per_minute: int, window_seconds: i
             f"about {_minutes(needs)}, more than its next sync window of {_minutes(window_seconds)}.")
 
 
+def day_different(facts: Facts) -> Iterable[Finding] | None:
+    """A branch with days, in the last DAY_ALERT_DAYS, whose totals do not match the Head Office's rows."""
+    if facts.conn is None or "sync_day_totals" not in facts.tables:
+        return None
+    first = facts.now.date() - dt.timedelta(days=DAY_ALERT_DAYS)
+    found = []
+    for code in facts.cfg.branches:
+        days = [d.day for d in branch_days(facts.conn, code, first) if d.state is DayState.DIFFERENT]
+        if days:
+            listed = ", ".join(f"{d:%Y-%m-%d}" for d in days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+            found.append(Finding("day_different", code, f"Branch {code}: the sales of {listed} do not match the Head "
+                                 "Office's. In the Day close tab, 'Which sales differ?' names them and 'Resend' puts "
+                                 "the day right (or `python -m sync reconcile`)."))
+    return found
+
+
 def _consumer_in(state: ConsumerState, kind: str, words: str) -> Condition:
     def read(facts: Facts) -> Iterable[Finding] | None:
         c = facts.consumer
@@ -158,6 +179,7 @@ register_condition("silent", silent)
 register_condition("capture_broken", capture_broken)
 register_condition("dead_letters", dead_letters_waiting)
 register_condition("backlog", backlog_too_long)
+register_condition("day_different", day_different)
 register_condition("consumer_offline", _consumer_in(ConsumerState.OFFLINE, "consumer_offline",
                                                     "cannot reach the broker"), needs_database=False)
 register_condition("database_waiting", _consumer_in(ConsumerState.WAITING_FOR_DATABASE, "database_waiting",

@@ -11,11 +11,12 @@ import subprocess
 import sys
 from decimal import Decimal
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from models.day_close import Ask, DayState, ask_branch, day_close, sale_differences
 from models.day_totals import DayTotals, branch_totals, combine, head_office_totals, row_hash
 from models.schema import bo_sales, ho_sales
+from sync.alert_conditions import Facts, day_different
 from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
 from tests.harness import (
@@ -40,6 +41,14 @@ def states(offices, branch: str = "bo1") -> dict[dt.date, DayState]:
 def all_certified(offices, days, branch: str = "bo1") -> bool:
     now = states(offices, branch)
     return all(now.get(d) is DayState.CERTIFIED for d in days)
+
+
+def day_alerts(offices) -> list[tuple[str, str]]:
+    """What the Head Office's "day different" alert condition finds now: (branch, sentence)."""
+    with offices.engine("ho").connect() as conn:
+        now = dt.datetime.now()
+        facts = Facts(conn, offices.ho, now, now, None, frozenset(inspect(conn).get_table_names()))
+        return [(f.branch, f.sentence) for f in day_different(facts) or []]
 
 
 def sync_command(*args: str) -> subprocess.CompletedProcess:
@@ -149,6 +158,8 @@ def test_a_row_edited_and_a_row_deleted_by_hand_at_the_head_office_are_found_and
                           "total, version) SELECT branch, 9999, sale_date, region, product, qty, cost, amt, tax, total, 1 "
                           "FROM sales WHERE branch = 'bo1' AND branch_sale_id = :i"), {"i": edited})
     assert states(offices)[OLD] is DayState.DIFFERENT  # at once: the Head Office's rows are read as they are now
+    ((branch, sentence),) = day_alerts(offices)  # and the alert condition finds it, naming the day
+    assert branch == "bo1" and f"{OLD:%Y-%m-%d}" in sentence
     found = reconcile(offices, "--from", OLD.isoformat(), "--to", OLD.isoformat())
     assert found.returncode == 1 and f"bo1 {OLD} different: branch 5 sale(s)" in found.stdout
     assert "Head Office 5 sale(s)" in found.stdout  # one row fewer, one row more: only the digest tells
@@ -164,6 +175,7 @@ def test_a_row_edited_and_a_row_deleted_by_hand_at_the_head_office_are_found_and
     assert {r[0]: tuple(r) for r in _held_rows(ho)} == before  # edited back, deleted back, extra gone
     assert _held_qty(offices, deleted_here) is None  # a sale deleted at the branch never comes back
     assert reconcile(offices).returncode == 0
+    assert day_alerts(offices) == []
 
 
 def _held_rows(engine) -> list:
