@@ -10,6 +10,9 @@ Branch Office (BO) database:
 
 Head Office (HO) database:
   sales                     exactly the live rows of every branch, keyed by (branch, branch_sale_id)
+  sales_daily               count and sums of ``sales`` per (branch, day, region, product), kept by the
+                            apply in the transaction that changes the sales (models/daily.py); the
+                            window's totals, chart and subtotals read it, not ``sales``
   sync_tombstones           the last delete seen per branch row, so old changes cannot resurrect it
   sync_ledger               a digest of every change received, per branch and seq: a second
                             history of a branch database (restored, copied) shows as a seq
@@ -35,10 +38,12 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     SmallInteger,
     String,
     Table,
@@ -140,6 +145,7 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Column("applied_at", TS, nullable=False, server_default=NOW6),
         Index("sales_branch_row", "branch", "branch_sale_id", unique=True),
         Index("sales_date", "sale_date"),
+        Index("sales_branch_date", "branch", "sale_date"),  # a branch's month, newest first: a range, no sort
         Index("sales_region", "region"),
         Index("sales_product", "product"),
         **TABLE_OPTS,
@@ -176,6 +182,8 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Column("capture_ok", Boolean, nullable=True),
         Column("capture_problem", String(1000), nullable=True),
         Column("pending_reported", BigInteger, nullable=True),
+        # The branch's rows in ``sales``, kept by the apply (and adopt) in the same transaction.
+        Column("sales_held", BigInteger, nullable=False, server_default=text("0")),
         **TABLE_OPTS,
     )
     dead_letters = Table(
@@ -225,7 +233,33 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Index("sync_archive_branch", "branch", "branch_sale_id"),
         **TABLE_OPTS,
     )
-    return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive)}
+    daily = daily_table(metadata)
+    return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive, daily)}
+
+
+# Money sums keep the sales' scale (cents) with room for a branch's years of sales in one group.
+SUM_MONEY = Numeric(20, 2, asdecimal=True)
+
+
+def daily_table(metadata: MetaData) -> Table:
+    """sales_daily: the count and sums of the sales of one branch, day, region and product.
+
+    A group whose sales were all deleted stays, at zero (``sales = 0``): readers skip it.
+    """
+    return Table(
+        "sales_daily", metadata,
+        Column("branch", String(16), primary_key=True),
+        Column("sale_date", Date, primary_key=True),
+        Column("region", String(64), primary_key=True),
+        Column("product", String(64), primary_key=True),
+        Column("sales", BigInteger, nullable=False),
+        Column("qty", BigInteger, nullable=False),
+        Column("amt", SUM_MONEY, nullable=False),
+        Column("tax", SUM_MONEY, nullable=False),
+        Column("total", SUM_MONEY, nullable=False),
+        Index("sales_daily_date", "sale_date"),
+        **TABLE_OPTS,
+    )
 
 
 ho_metadata = MetaData()
@@ -234,6 +268,7 @@ ho_sales, ho_tombstones, ho_ledger, ho_branches = (_ho[n] for n in ("sales", "sy
                                                                      "sync_branches"))
 ho_dead_letters, ho_dead_letter_attempts, ho_archive = (_ho[n] for n in ("sync_dead_letters",
                                                                           "sync_dead_letter_attempts", "sync_archive"))
+ho_daily = _ho["sales_daily"]
 
 # ---------------------------------------------------------------- connecting
 _DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")

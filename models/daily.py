@@ -1,0 +1,92 @@
+"""The Head Office's daily sums (``sales_daily``) and its per-branch row count, kept with the sales.
+
+``sales_daily`` holds, per (branch, day, region, product), the count of the sales
+held and the sums of their qty, amt, tax and total; ``sync_branches.sales_held``
+the count of a branch's rows.  The apply (sync/apply.py) changes them in the
+transaction that changes ``sales``: each row written takes its old contribution
+out and puts its new one in (``DailyDeltas``), netted per group and written with
+one ``INSERT ... ON DUPLICATE KEY UPDATE`` adding the deltas, whatever the batch's
+size.  A redelivered or stale change writes no row, so it changes no sum.
+
+A group whose sales were all deleted is kept at zero rather than deleted: finding
+it would cost a read per batch, and there are only as many such rows as groups
+that ever held a sale.  Readers skip ``sales = 0``.
+
+``fill_daily`` recomputes both from ``sales`` (the migration does the same); only
+what writes ``sales`` behind the apply's back (a test, a bench, a repair) needs it.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, bindparam, text
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql.elements import ColumnElement
+
+KEY = ("sale_date", "region", "product")          # with the branch: a group of sales_daily
+SUMS = ("qty", "amt", "tax", "total")
+OLD_COLUMNS = (*KEY, *SUMS)                        # what the apply reads of a row it replaces or deletes
+
+# The same GROUP BY the migration fills the table with.
+_FILL = ("INSERT INTO sales_daily (branch, sale_date, region, product, sales, qty, amt, tax, total) "
+         "SELECT branch, sale_date, region, product, COUNT(*), SUM(qty), SUM(amt), SUM(tax), SUM(total) "
+         "FROM sales {where} GROUP BY branch, sale_date, region, product")
+_HELD = ("UPDATE sync_branches b SET sales_held = "
+         "(SELECT COUNT(*) FROM sales s WHERE s.branch = b.code) {where}")
+
+
+class DailyDeltas:
+    """The changes one batch makes to the daily sums of one branch, netted per group."""
+
+    def __init__(self, branch: str):
+        self.branch = branch
+        self.groups: dict[tuple[Any, ...], list[Any]] = {}
+        self.held = 0  # rows added minus rows removed
+
+    def add(self, values: Mapping[str, Any], sign: int) -> None:
+        """Count a row in (+1) or out (-1) of its group."""
+        group = self.groups.setdefault(tuple(values[k] for k in KEY), [0, 0, Decimal(0), Decimal(0), Decimal(0)])
+        group[0] += sign
+        for i, name in enumerate(SUMS, 1):
+            group[i] += sign * values[name]
+        self.held += sign
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Parameters for the upsert, in key order (one lock order), without groups that net to nothing."""
+        out = []
+        for key in sorted(self.groups):
+            count, *sums = self.groups[key]
+            if count == 0 and not any(sums):
+                continue  # an update that moved nothing between groups
+            out.append({"branch": self.branch, **dict(zip(KEY, key, strict=True)), "sales": count,
+                        **dict(zip(SUMS, sums, strict=True))})
+        return out
+
+
+def upsert_sql(daily: Table, dialect: Dialect) -> str:
+    """The delta upsert, compiled for the driver: its tail adds the new values, so executemany folds into one INSERT."""
+    stmt = mysql_insert(daily)
+    added: dict[str, ColumnElement[Any]] = {name: daily.c[name] + stmt.inserted[name] for name in ("sales", *SUMS)}
+    compiled = stmt.on_duplicate_key_update(**added).compile(
+        dialect=dialect, column_keys=["branch", *KEY, "sales", *SUMS])
+    return str(compiled)
+
+
+def fill_daily(conn: Connection, branches: Iterable[str] | None = None) -> None:
+    """Recompute ``sales_daily`` and ``sync_branches.sales_held`` from ``sales`` (for ``branches``, or all)."""
+    codes = None if branches is None else list(branches)
+    if codes == []:
+        return
+    where = "" if codes is None else "WHERE branch IN :codes"
+    params = {} if codes is None else {"codes": codes}
+    conn.execute(text(f"DELETE FROM sales_daily {where}").bindparams(*_expanding(codes)), params)
+    conn.execute(text(_FILL.format(where=where)).bindparams(*_expanding(codes)), params)
+    held_where = "" if codes is None else "WHERE b.code IN :codes"
+    conn.execute(text(_HELD.format(where=held_where)).bindparams(*_expanding(codes)), params)
+
+
+def _expanding(codes: list[str] | None) -> list[Any]:
+    return [] if codes is None else [bindparam("codes", expanding=True)]
