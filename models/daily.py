@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, bindparam, text
+from sqlalchemy.dialects.mysql import Insert
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.elements import ColumnElement
@@ -66,13 +67,16 @@ class DailyDeltas:
         return out
 
 
-def upsert_sql(daily: Table, dialect: Dialect) -> str:
-    """The delta upsert, compiled for the driver: its tail adds the new values, so executemany folds into one INSERT."""
+def upsert(daily: Table) -> Insert:
+    """The delta upsert: a new group is inserted, a known one has the deltas added."""
     stmt = mysql_insert(daily)
     added: dict[str, ColumnElement[Any]] = {name: daily.c[name] + stmt.inserted[name] for name in ("sales", *SUMS)}
-    compiled = stmt.on_duplicate_key_update(**added).compile(
-        dialect=dialect, column_keys=["branch", *KEY, "sales", *SUMS])
-    return str(compiled)
+    return stmt.on_duplicate_key_update(**added)
+
+
+def upsert_sql(daily: Table, dialect: Dialect) -> str:
+    """The delta upsert compiled for the driver: its tail has no parameter, so executemany folds into one INSERT."""
+    return str(upsert(daily).compile(dialect=dialect, column_keys=["branch", *KEY, "sales", *SUMS]))
 
 
 def fill_daily(conn: Connection, branches: Iterable[str] | None = None) -> None:

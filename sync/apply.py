@@ -88,6 +88,7 @@ class Target:
 
 HEAD_OFFICE = Target(SALE_SHAPE, ho_sales, ho_tombstones, ho_ledger, ho_branches, ho_daily)
 UPSERT = HEAD_OFFICE.upsert
+DAILY_UPSERT = daily_sums.upsert(ho_daily)
 
 
 @dataclass
