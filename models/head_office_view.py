@@ -266,8 +266,10 @@ def daily_totals(engine: Engine, filt: SalesFilter, days: int = 30) -> DailyTota
     else:
         table, where = ho_sales, and_(filt.condition(), _h.sale_date >= DATE_MIN)
     c = table.c
+    # The newest day as the first of an index walked backwards: MAX() with ``sales > 0`` would read every group.
+    newest = select(c.sale_date).where(where).order_by(c.sale_date.desc()).limit(1)
     with engine.connect() as conn:
-        last = conn.execute(select(func.max(c.sale_date)).where(where)).scalar()
+        last = conn.execute(newest).scalar()
         if not isinstance(last, dt.date):
             return DailyTotals(None, None, [])
         first = last - dt.timedelta(days=days - 1)
