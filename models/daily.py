@@ -31,12 +31,16 @@ KEY = ("sale_date", "region", "product")          # with the branch: a group of 
 SUMS = ("qty", "amt", "tax", "total")
 OLD_COLUMNS = (*KEY, *SUMS)                        # what the apply reads of a row it replaces or deletes
 
-# The same GROUP BY the migration fills the table with.
-_FILL = ("INSERT INTO sales_daily (branch, sale_date, region, product, sales, qty, amt, tax, total) "
-         "SELECT branch, sale_date, region, product, COUNT(*), SUM(qty), SUM(amt), SUM(tax), SUM(total) "
-         "FROM sales {where} GROUP BY branch, sale_date, region, product")
-_HELD = ("UPDATE sync_branches b SET sales_held = "
-         "(SELECT COUNT(*) FROM sales s WHERE s.branch = b.code) {where}")
+# The migration's fill: the sales grouped a slice of ids at a time, each slice's sums added to the groups'
+# (one statement per slice stays well inside a connection's read timeout at millions of rows).
+FILL_SLICE = 250_000
+FILL = ("INSERT INTO sales_daily (branch, sale_date, region, product, sales, qty, amt, tax, total) "
+        "SELECT * FROM (SELECT branch, sale_date, region, product, COUNT(*) n, SUM(qty) q, SUM(amt) a, SUM(tax) t, "
+        "SUM(total) s FROM sales WHERE id > :after AND id <= :upto {only} GROUP BY branch, sale_date, region, product) g "
+        "ON DUPLICATE KEY UPDATE sales = sales_daily.sales + g.n, qty = sales_daily.qty + g.q, "
+        "amt = sales_daily.amt + g.a, tax = sales_daily.tax + g.t, total = sales_daily.total + g.s")
+HELD = ("UPDATE sync_branches b SET sales_held = "
+        "COALESCE((SELECT SUM(d.sales) FROM sales_daily d WHERE d.branch = b.code), 0) {only}")
 
 
 class DailyDeltas:
@@ -58,7 +62,7 @@ class DailyDeltas:
     def rows(self) -> list[dict[str, Any]]:
         """Parameters for the upsert, in key order (one lock order), without groups that net to nothing."""
         out = []
-        for key in sorted(self.groups):
+        for key in sorted(self.groups, key=lambda k: tuple(map(str, k))):  # str: a zero date read back is text
             count, *sums = self.groups[key]
             if count == 0 and not any(sums):
                 continue  # an update that moved nothing between groups
@@ -84,13 +88,12 @@ def fill_daily(conn: Connection, branches: Iterable[str] | None = None) -> None:
     codes = None if branches is None else list(branches)
     if codes == []:
         return
-    where = "" if codes is None else "WHERE branch IN :codes"
-    params = {} if codes is None else {"codes": codes}
-    conn.execute(text(f"DELETE FROM sales_daily {where}").bindparams(*_expanding(codes)), params)
-    conn.execute(text(_FILL.format(where=where)).bindparams(*_expanding(codes)), params)
-    held_where = "" if codes is None else "WHERE b.code IN :codes"
-    conn.execute(text(_HELD.format(where=held_where)).bindparams(*_expanding(codes)), params)
-
-
-def _expanding(codes: list[str] | None) -> list[Any]:
-    return [] if codes is None else [bindparam("codes", expanding=True)]
+    expanding: list[Any] = [] if codes is None else [bindparam("codes", expanding=True)]
+    params: dict[str, Any] = {} if codes is None else {"codes": codes}
+    conn.execute(text("DELETE FROM sales_daily" + ("" if codes is None else " WHERE branch IN :codes"))
+                 .bindparams(*expanding), params)
+    last: int = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM sales")).scalar_one()
+    fill = text(FILL.format(only="" if codes is None else "AND branch IN :codes")).bindparams(*expanding)
+    for after in range(0, last, FILL_SLICE):
+        conn.execute(fill, {**params, "after": after, "upto": after + FILL_SLICE})
+    conn.execute(text(HELD.format(only="" if codes is None else "WHERE b.code IN :codes")).bindparams(*expanding), params)
