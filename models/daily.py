@@ -1,12 +1,13 @@
-"""The Head Office's daily sums (``sales_daily``) and its per-branch row count, kept with the sales.
+"""The Head Office's daily sums (``sales_daily``, ``sales_by_branch``) and row counts, kept with the sales.
 
 ``sales_daily`` holds, per (branch, day, region, product), the count of the sales
-held and the sums of their qty, amt, tax and total; ``sync_branches.sales_held``
-the count of a branch's rows.  The apply (sync/apply.py) changes them in the
+held and the sums of their qty, amt, tax and total; ``sales_by_branch`` the same
+per branch (what the unfiltered window shows); ``sync_branches.sales_held`` the
+count of a registered branch's rows (what ``status`` and the branches panel show).  The apply (sync/apply.py) changes them in the
 transaction that changes ``sales``: each row written takes its old contribution
 out and puts its new one in (``DailyDeltas``), netted per group and written with
 one ``INSERT ... ON DUPLICATE KEY UPDATE`` adding the deltas, whatever the batch's
-size.  A redelivered or stale change writes no row, so it changes no sum.
+size (and a one-row one for the branch's sums).  A redelivered or stale change writes no row, so it changes no sum.
 
 A group whose sales were all deleted is kept at zero rather than deleted: finding
 it would cost a read per batch, and there are only as many such rows as groups
@@ -39,6 +40,8 @@ FILL = ("INSERT INTO sales_daily (branch, sale_date, region, product, sales, qty
         "SUM(total) s FROM sales WHERE id > :after AND id <= :upto {only} GROUP BY branch, sale_date, region, product) g "
         "ON DUPLICATE KEY UPDATE sales = sales_daily.sales + g.n, qty = sales_daily.qty + g.q, "
         "amt = sales_daily.amt + g.a, tax = sales_daily.tax + g.t, total = sales_daily.total + g.s")
+BY_BRANCH = ("INSERT INTO sales_by_branch (branch, sales, qty, amt, tax, total) SELECT branch, SUM(sales), SUM(qty), "
+             "SUM(amt), SUM(tax), SUM(total) FROM sales_daily {only} GROUP BY branch")
 HELD = ("UPDATE sync_branches b SET sales_held = "
         "COALESCE((SELECT SUM(d.sales) FROM sales_daily d WHERE d.branch = b.code), 0) {only}")
 
@@ -59,6 +62,13 @@ class DailyDeltas:
             group[i] += sign * values[name]
         self.held += sign
 
+    def branch_row(self) -> dict[str, Any] | None:
+        """Parameters for the branch's sums upsert: every group's delta added up (None when they net to nothing)."""
+        totals = [sum((g[i] for g in self.groups.values()), start=0 if i == 0 else Decimal(0)) for i in range(5)]
+        if not any(totals):
+            return None
+        return {"branch": self.branch, "sales": totals[0], **dict(zip(SUMS, totals[1:], strict=True))}
+
     def rows(self) -> list[dict[str, Any]]:
         """Parameters for the upsert, in key order (one lock order), without groups that net to nothing."""
         out = []
@@ -71,20 +81,22 @@ class DailyDeltas:
         return out
 
 
-def upsert(daily: Table) -> Insert:
-    """The delta upsert: a new group is inserted, a known one has the deltas added."""
-    stmt = mysql_insert(daily)
-    added: dict[str, ColumnElement[Any]] = {name: daily.c[name] + stmt.inserted[name] for name in ("sales", *SUMS)}
+def upsert(sums: Table) -> Insert:
+    """The delta upsert of ``sales_daily`` or ``sales_by_branch``: a new group is inserted, a known one has the deltas added."""
+    stmt = mysql_insert(sums)
+    added: dict[str, ColumnElement[Any]] = {name: sums.c[name] + stmt.inserted[name] for name in ("sales", *SUMS)}
     return stmt.on_duplicate_key_update(**added)
 
 
-def upsert_sql(daily: Table, dialect: Dialect) -> str:
+def upsert_sql(sums: Table, dialect: Dialect) -> str:
     """The delta upsert compiled for the driver: its tail has no parameter, so executemany folds into one INSERT."""
-    return str(upsert(daily).compile(dialect=dialect, column_keys=["branch", *KEY, "sales", *SUMS]))
+    keys = [c.name for c in sums.primary_key.columns]
+    return str(upsert(sums).compile(dialect=dialect, column_keys=[*keys, "sales", *SUMS]))
 
 
 def fill_daily(conn: Connection, branches: Iterable[str] | None = None) -> None:
-    """Recompute ``sales_daily`` and ``sync_branches.sales_held`` from ``sales`` (for ``branches``, or all)."""
+    """Recompute ``sales_daily``, ``sales_by_branch`` and ``sync_branches.sales_held`` from ``sales`` (for ``branches``,
+    or all)."""
     codes = None if branches is None else list(branches)
     if codes == []:
         return
@@ -96,4 +108,8 @@ def fill_daily(conn: Connection, branches: Iterable[str] | None = None) -> None:
     fill = text(FILL.format(only="" if codes is None else "AND branch IN :codes")).bindparams(*expanding)
     for after in range(0, last, FILL_SLICE):
         conn.execute(fill, {**params, "after": after, "upto": after + FILL_SLICE})
+    conn.execute(text("DELETE FROM sales_by_branch" + ("" if codes is None else " WHERE branch IN :codes"))
+                 .bindparams(*expanding), params)
+    conn.execute(text(BY_BRANCH.format(only="" if codes is None else "WHERE branch IN :codes")).bindparams(*expanding),
+                 params)
     conn.execute(text(HELD.format(only="" if codes is None else "WHERE b.code IN :codes")).bindparams(*expanding), params)

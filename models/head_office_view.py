@@ -1,9 +1,10 @@
 """What the Head Office window reads: the consolidated sales, a page at a time.
 
 The database does the filtering, sorting and paging, so the window stays quick
-with a million rows.  Totals and the chart read the daily sums (``sales_daily``,
-kept by the apply: models/daily.py) whenever the filter can be answered from them,
-so they cost what the days shown hold, not what ``sales`` holds.  Pages are found by seeking from the key of a row already
+with a million rows.  Totals and the chart read the sums the apply keeps
+(models/daily.py: ``sales_by_branch``, ``sales_daily``) whenever the filter can be
+answered from them, so they cost what the branches or days shown hold, not what
+``sales`` holds.  Pages are found by seeking from the key of a row already
 shown (the sort value and the row id), never by OFFSET, so the last page costs
 what the first one does.  No query here builds SQL from text: every value is a
 bound parameter.
@@ -22,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models.rows import one, tuples
 from models.sale import DATE_MIN
-from models.schema import ho_daily, ho_sales
+from models.schema import ho_by_branch, ho_daily, ho_sales
 
 _h = ho_sales.c
 
@@ -43,12 +44,14 @@ class SalesFilter:
     date_to: dt.date | None = None
 
     def condition(self, table: Table = ho_sales) -> ColumnElement[bool]:
-        """The WHERE clause for this filter, on ``sales`` or on a table with its columns (``sales_daily``)."""
+        """The WHERE clause for this filter, on ``sales`` or on a table with the columns it sets (``sales_daily``,
+        ``sales_by_branch``)."""
         c = table.c
         clauses: list[ColumnElement[bool]] = []
-        for column, value in ((c.branch, self.branch), (c.region, self.region), (c.product, self.product)):
+        for name in ("branch", "region", "product"):
+            value = getattr(self, name)
             if value is not None:
-                clauses.append(column == value)
+                clauses.append(c[name] == value)
         if self.date_from is not None:
             clauses.append(c.sale_date >= self.date_from)
         if self.date_to is not None:
@@ -63,6 +66,10 @@ class SalesFilter:
         the readers fall back to ``sales``.
         """
         return all(getattr(self, name) is None or name in _DAILY_FIELDS for name in self.__dataclass_fields__)
+
+    def whole_branches(self) -> bool:
+        """Whether the per-branch sums answer this filter: nothing but (at most) a branch is chosen."""
+        return all(getattr(self, name) is None for name in self.__dataclass_fields__ if name != "branch")
 
 
 @dataclass(frozen=True)
@@ -223,12 +230,14 @@ def sales_page(engine: Engine, filt: SalesFilter, order: SortOrder, position: Pa
 def sales_totals(engine: Engine, filt: SalesFilter) -> Totals:
     """Row count and sums of Qty, Amt, Tax and Total over everything the filter matches.
 
-    Read from the daily sums when the filter allows (``SalesFilter.by_day``), else from the rows.
+    Read from the per-branch sums when only a branch is chosen (``SalesFilter.whole_branches``), from the
+    daily sums when the filter allows (``SalesFilter.by_day``), else from the rows.
     """
     zero = Decimal("0.00")
-    if filt.by_day():
-        count: ColumnElement[Any] = func.coalesce(func.sum(_d.sales), 0)
-        table, where = ho_daily, filt.condition(ho_daily)
+    if filt.whole_branches() or filt.by_day():
+        table = ho_by_branch if filt.whole_branches() else ho_daily
+        count: ColumnElement[Any] = func.coalesce(func.sum(table.c.sales), 0)
+        where = filt.condition(table)
     else:
         count, table, where = func.count(), ho_sales, filt.condition()
     c = table.c

@@ -13,6 +13,7 @@ Head Office (HO) database:
   sales_daily               count and sums of ``sales`` per (branch, day, region, product), kept by the
                             apply in the transaction that changes the sales (models/daily.py); the
                             window's totals, chart and subtotals read it, not ``sales``
+  sales_by_branch           the same sums per branch, kept alike: what the unfiltered window shows
   sync_tombstones           the last delete seen per branch row, so old changes cannot resurrect it
   sync_ledger               a digest of every change received, per branch and seq: a second
                             history of a branch database (restored, copied) shows as a seq
@@ -233,8 +234,8 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Index("sync_archive_branch", "branch", "branch_sale_id"),
         **TABLE_OPTS,
     )
-    daily = daily_table(metadata)
-    return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive, daily)}
+    daily, by_branch = daily_table(metadata), by_branch_table(metadata)
+    return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive, daily, by_branch)}
 
 
 # Money sums keep the sales' scale (cents) with room for a branch's years of sales in one group.
@@ -262,13 +263,27 @@ def daily_table(metadata: MetaData) -> Table:
     )
 
 
+def by_branch_table(metadata: MetaData) -> Table:
+    """sales_by_branch: the count and sums of all of one branch's sales (what the unfiltered window shows)."""
+    return Table(
+        "sales_by_branch", metadata,
+        Column("branch", String(16), primary_key=True),
+        Column("sales", BigInteger, nullable=False),
+        Column("qty", BigInteger, nullable=False),
+        Column("amt", SUM_MONEY, nullable=False),
+        Column("tax", SUM_MONEY, nullable=False),
+        Column("total", SUM_MONEY, nullable=False),
+        **TABLE_OPTS,
+    )
+
+
 ho_metadata = MetaData()
 _ho = head_office_tables(ho_metadata)
 ho_sales, ho_tombstones, ho_ledger, ho_branches = (_ho[n] for n in ("sales", "sync_tombstones", "sync_ledger",
                                                                      "sync_branches"))
 ho_dead_letters, ho_dead_letter_attempts, ho_archive = (_ho[n] for n in ("sync_dead_letters",
                                                                           "sync_dead_letter_attempts", "sync_archive"))
-ho_daily = _ho["sales_daily"]
+ho_daily, ho_by_branch = _ho["sales_daily"], _ho["sales_by_branch"]
 
 # ---------------------------------------------------------------- connecting
 _DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")

@@ -3,8 +3,10 @@
 ``sales_summary(engine, filter, by)`` is the whole interface.  It groups the
 daily sums (``sales_daily``, kept by the apply in the transaction that changes
 the sales: models/daily.py), whose key holds every dimension offered, so it
-costs what the groups hold, not what ``sales`` holds; a filter the daily sums
-cannot answer (``SalesFilter.by_day`` false) groups ``sales`` itself.
+costs what the groups hold, not what ``sales`` holds; subtotals by branch and the
+grand total of an unfiltered (or branch-only) view read the per-branch sums
+(``sales_by_branch``).  A filter the daily sums cannot answer
+(``SalesFilter.by_day`` false) groups ``sales`` itself.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models.head_office_view import SalesFilter
 from models.rows import tuples
-from models.schema import ho_daily, ho_sales
+from models.schema import ho_by_branch, ho_daily, ho_sales
 
 
 class Dimension(enum.Enum):
@@ -72,7 +74,7 @@ class Summary:
 
 def _grouped(conn: Connection, filt: SalesFilter, by: tuple[Dimension, ...], limit: int | None) -> list[SummaryLine]:
     if filt.by_day():
-        table = ho_daily
+        table = ho_by_branch if set(by) <= {Dimension.BRANCH} and filt.whole_branches() else ho_daily
         count: ColumnElement[Any] = func.coalesce(func.sum(table.c.sales), 0)
         where = and_(filt.condition(table), table.c.sales > 0)  # a group emptied by deletes is no group
     else:

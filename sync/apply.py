@@ -34,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models import daily as daily_sums
 from models.rows import first, tuples
-from models.schema import ho_branches, ho_daily, ho_ledger, ho_sales, ho_tombstones
+from models.schema import ho_branches, ho_by_branch, ho_daily, ho_ledger, ho_sales, ho_tombstones
 from models.shape import SALE_SHAPE, RowShape
 from sync.protocol import Change, ChangeBatch
 
@@ -55,12 +55,13 @@ class Target:
     tombstones: Table
     ledger: Table
     branches: Table
-    daily: Table | None = None  # None only where a benchmark measures the apply without the daily sums
+    daily: Table | None = None      # None only where a benchmark measures the apply without the sums
+    by_branch: Table | None = None
 
     @classmethod
     def of(cls, shape: RowShape, tables: dict[str, Table]) -> Target:
         return cls(shape, tables["sales"], tables["sync_tombstones"], tables["sync_ledger"], tables["sync_branches"],
-                   tables.get("sales_daily"))
+                   tables.get("sales_daily"), tables.get("sales_by_branch"))
 
     @functools.cached_property
     def upsert(self) -> Insert:
@@ -81,12 +82,13 @@ class Target:
         return str(upsert), str(ledger)
 
     @functools.cache  # noqa: B019 - as driver_sql
-    def daily_sql(self, dialect: Dialect) -> str:
-        assert self.daily is not None
-        return daily_sums.upsert_sql(self.daily, dialect)
+    def sums_sql(self, dialect: Dialect) -> tuple[str, str]:
+        """The delta upserts of sales_daily and sales_by_branch, compiled for the driver."""
+        assert self.daily is not None and self.by_branch is not None
+        return daily_sums.upsert_sql(self.daily, dialect), daily_sums.upsert_sql(self.by_branch, dialect)
 
 
-HEAD_OFFICE = Target(SALE_SHAPE, ho_sales, ho_tombstones, ho_ledger, ho_branches, ho_daily)
+HEAD_OFFICE = Target(SALE_SHAPE, ho_sales, ho_tombstones, ho_ledger, ho_branches, ho_daily, ho_by_branch)
 UPSERT = HEAD_OFFICE.upsert
 DAILY_UPSERT = daily_sums.upsert(ho_daily)
 
@@ -271,8 +273,9 @@ class _Branch:
 
     def _move_daily_sums(self, upserts: list[Change], deletes: list[Change],
                          held: dict[int, tuple[int, dict[str, Any]]]) -> int:
-        """Move each written row's contribution in ``sales_daily``, one statement; returns the rows added less removed."""
-        if self.target.daily is None:
+        """Move each written row's contribution in ``sales_daily`` and ``sales_by_branch`` (one statement each);
+        returns the rows added less removed."""
+        if self.target.daily is None or self.target.by_branch is None:
             return 0
         deltas = daily_sums.DailyDeltas(self.branch)
         for change in upserts:
@@ -284,7 +287,11 @@ class _Branch:
                 deltas.add(held[change.sale_id][1], -1)
         rows = deltas.rows()
         if rows:  # straight to the driver, as the upsert: one multi-row INSERT
-            self.conn.exec_driver_sql(self.target.daily_sql(self.conn.dialect), rows)
+            daily_sql, by_branch_sql = self.target.sums_sql(self.conn.dialect)
+            self.conn.exec_driver_sql(daily_sql, rows)
+            branch_row = deltas.branch_row()
+            if branch_row:
+                self.conn.exec_driver_sql(by_branch_sql, [branch_row])
         return deltas.held
 
     def _upsert(self, upserts: list[dict[str, Any]], tombs: dict[int, int]) -> None:

@@ -33,17 +33,23 @@ SUMS_SQL = "SELECT branch, sale_date, region, product, sales, qty, amt, tax, tot
 GROUPED_SQL = ("SELECT branch, sale_date, region, product, COUNT(*), SUM(qty), SUM(amt), SUM(tax), SUM(total) "
                "FROM sales GROUP BY branch, sale_date, region, product")
 EMPTIED_SQL = "SELECT COUNT(*) FROM sales_daily WHERE sales = 0 AND (qty <> 0 OR amt <> 0 OR tax <> 0 OR total <> 0)"
+BY_BRANCH_SQL = "SELECT branch, sales, qty, amt, tax, total FROM sales_by_branch WHERE sales <> 0"
+GROUPED_BY_BRANCH_SQL = "SELECT branch, COUNT(*), SUM(qty), SUM(amt), SUM(tax), SUM(total) FROM sales GROUP BY branch"
 HELD_SQL = ("SELECT b.code, b.sales_held, (SELECT COUNT(*) FROM sales s WHERE s.branch = b.code) "
             "FROM sync_branches b")
 
 
 def sums_and_group_by(engine) -> tuple[set, set, int, list]:
     """sales_daily, GROUP BY over sales, emptied groups holding money, and the row counts, in one snapshot
-    (one REPEATABLE READ transaction: the sums change in the transactions that change the sales)."""
+    (one REPEATABLE READ transaction: the sums change in the transactions that change the sales); checks
+    sales_by_branch against GROUP BY branch on the way."""
     with engine.begin() as conn:
         sums = {tuple(r) for r in conn.execute(text(SUMS_SQL))}
         grouped = {tuple(r) for r in conn.execute(text(GROUPED_SQL))}
         emptied = conn.execute(text(EMPTIED_SQL)).scalar_one()
+        by_branch = {tuple(r) for r in conn.execute(text(BY_BRANCH_SQL))}
+        grouped_by_branch = {tuple(r) for r in conn.execute(text(GROUPED_BY_BRANCH_SQL))}
+        assert by_branch == grouped_by_branch
         held = [tuple(r) for r in conn.execute(text(HELD_SQL))]
     return sums, grouped, emptied, held
 
@@ -142,7 +148,7 @@ def _sales_straight_to_the_table(engine, count: int) -> None:
 def test_upgrading_a_head_office_that_holds_sales_fills_the_daily_sums_and_row_counts(offices):
     engine = offices.engine("ho")
     with engine.begin() as conn:   # back to the schema of revision 0002, as a Head Office of the last release has it
-        conn.execute(text("DROP TABLE sales_daily"))
+        conn.execute(text("DROP TABLE sales_daily, sales_by_branch"))
         conn.execute(text("ALTER TABLE sync_branches DROP COLUMN sales_held"))
         conn.execute(text("DROP INDEX sales_branch_date ON sales"))
         conn.execute(text("UPDATE sync_schema_version SET version_num = '0002'"))
@@ -165,7 +171,8 @@ def test_subtotals_totals_and_chart_read_from_the_daily_sums_equal_sql_over_sale
     with engine.begin() as conn:   # the sums the apply would have kept, and a group its deletes emptied
         fill_daily(conn)
         conn.execute(text("INSERT INTO sales_daily VALUES ('bo1', '2021-01-01', 'East', 'Paper', 0, 0, 0, 0, 0)"))
-    filters = [SalesFilter(), SalesFilter(branch="bo2"), SalesFilter(region="West", product="Pens"),
+        conn.execute(text("INSERT INTO sales_by_branch VALUES ('bo9', 0, 0, 0, 0, 0)"))   # a branch whose sales all went
+    filters = [SalesFilter(), SalesFilter(branch="bo2"), SalesFilter(branch="bo9"), SalesFilter(region="West", product="Pens"),
                SalesFilter(branch="bo1", date_from=dt.date(2021, 4, 29), date_to=dt.date(2021, 4, 30)),
                SalesFilter(date_from=dt.date(2020, 1, 1), date_to=dt.date(2021, 1, 1))]
     for filt in filters:
@@ -184,6 +191,9 @@ def test_subtotals_totals_and_chart_read_from_the_daily_sums_equal_sql_over_sale
                                  f"WHERE {where} GROUP BY branch ORDER BY branch", **params)
         assert [(*line.key, line.sales, line.qty, line.amt, line.tax, line.total) for line in pivot.subtotals] == by_branch
         assert (pivot.total.sales, pivot.total.total) == (count, total)
+        by_branch_alone = sales_summary(engine, filt, (Dimension.BRANCH,))
+        assert [(*line.key, line.sales, line.qty, line.amt, line.tax, line.total) for line in by_branch_alone.lines] \
+            == by_branch
         by_month = sales_summary(engine, filt, (Dimension.MONTH,))
         assert [(line.key[0], line.sales, line.total) for line in by_month.lines] == _sql(
             engine, f"SELECT DATE_FORMAT(sale_date, '%Y-%m') m, COUNT(*), SUM(total) FROM sales WHERE {where} "

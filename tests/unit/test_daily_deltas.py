@@ -28,10 +28,12 @@ def test_an_edit_moves_its_sale_between_groups_and_a_new_sale_and_a_delete_count
         (DAY, "Pens", 2, 4, Decimal("8.76")),
     ]
     assert deltas.held == 0 and all(r["branch"] == "bo1" for r in rows)
+    assert deltas.branch_row() == {"branch": "bo1", "sales": 0, "qty": 1, "amt": Decimal("-40.64"),
+                                   "tax": Decimal("0.07"), "total": Decimal("-40.57")}
 
 
 def test_an_edit_that_changes_nothing_the_sums_hold_writes_no_group():
     deltas = DailyDeltas("bo1")
     deltas.add(row("Paper", 2, "25.90"), -1)
     deltas.add(row("Paper", 2, "25.90"), +1)
-    assert deltas.rows() == [] and deltas.held == 0
+    assert deltas.rows() == [] and deltas.branch_row() is None and deltas.held == 0

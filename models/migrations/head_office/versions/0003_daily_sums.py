@@ -3,6 +3,7 @@
 - sales_daily: count, qty, amt, tax and total of the sales per (branch, day, region,
   product), filled here from the sales held; from now on the apply keeps it in the
   transaction that changes the sales (models/daily.py).
+- sales_by_branch: the same sums per branch (what the unfiltered window shows), filled and kept alike.
 - sync_branches.sales_held: each branch's rows, filled here, kept by the apply.
 - sales(branch, sale_date): one branch's days read as a range, newest first.
 
@@ -37,6 +38,16 @@ def upgrade() -> None:
         sa.Index("sales_daily_date", "sale_date"),
         **OPTS,
     )
+    op.create_table(
+        "sales_by_branch",
+        sa.Column("branch", sa.String(16), primary_key=True),
+        sa.Column("sales", sa.BigInteger, nullable=False),
+        sa.Column("qty", sa.BigInteger, nullable=False),
+        sa.Column("amt", SUM_MONEY, nullable=False),
+        sa.Column("tax", SUM_MONEY, nullable=False),
+        sa.Column("total", SUM_MONEY, nullable=False),
+        **OPTS,
+    )
     op.add_column("sync_branches", sa.Column("sales_held", sa.BigInteger, nullable=False, server_default=sa.text("0")))
     op.create_index("sales_branch_date", "sales", ["branch", "sale_date"])
     conn = op.get_bind()
@@ -51,6 +62,8 @@ def upgrade() -> None:
     last = conn.execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM sales")).scalar_one()
     for after in range(0, last, SLICE):
         conn.execute(fill, {"after": after, "upto": after + SLICE})
+    conn.execute(sa.text("INSERT INTO sales_by_branch (branch, sales, qty, amt, tax, total) SELECT branch, SUM(sales), "
+                         "SUM(qty), SUM(amt), SUM(tax), SUM(total) FROM sales_daily GROUP BY branch"))
     conn.execute(sa.text("UPDATE sync_branches b SET sales_held = "
                          "COALESCE((SELECT SUM(d.sales) FROM sales_daily d WHERE d.branch = b.code), 0)"))
 
