@@ -15,10 +15,10 @@ GROUP BY.  Then it times, with the model calls the window makes (each the median
                  and the branches panel's old GROUP BY count
   sorts          the first page sorted by each column a manager can choose, unfiltered
                  and for one branch and month (one run each)
-  apply          rows/s of apply_changes + commit, batches of 1,000 (3/4 new sales, 1/4
-                 edits moving a sale to another group), with the daily sums kept and not
-                 kept (a Target without them: only this benchmark builds one), alternated
-                 three times each
+  apply          rows/s of apply_changes + commit, batches of 1,000, with the sums kept and
+                 not kept (a Target without them: only this benchmark builds one),
+                 alternated three times each; new sales of the last days, and the same
+                 with one change in four an edit of a sale of the last two years
 
 It prints a table and writes JSON to ``--out`` (default docs/bench/ho_scale.json).
 """
@@ -133,7 +133,8 @@ def reads(engine, repeat: int, branches: int) -> dict[str, dict[str, Any]]:
         "branch + month: subtotals by product": timed(lambda: sales_summary(engine, month, (Dimension.PRODUCT,)), repeat),
     }
     slow = max(1, repeat // 2)
-    with mock.patch.object(SalesFilter, "by_day", lambda self: False):  # the readers' fallback: GROUP BY over sales
+    with mock.patch.object(SalesFilter, "by_day", lambda self: False), \
+            mock.patch.object(SalesFilter, "whole_branches", lambda self: False):  # the readers' fallback: sales
         out["before: totals"] = timed(lambda: sales_totals(engine, everything), slow)
         out["before: chart"] = timed(lambda: daily_totals(engine, everything), slow)
         out["before: branch + month totals"] = timed(lambda: sales_totals(engine, month), slow)
@@ -148,12 +149,14 @@ def reads(engine, repeat: int, branches: int) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _batches(branch: str, origin: str, first_seq: int, first_new: int, count: int, edit_below: int) -> list:
-    """``count`` changes of ``branch``, 1,000 a message: 3/4 new sales, 1/4 edits of older ones."""
+def _batches(branch: str, origin: str, first_seq: int, first_new: int, count: int, edit_below: int,
+             edits: bool) -> list:
+    """``count`` changes of ``branch``, 1,000 a message: new sales of the last three days, or, with ``edits``,
+    one in four an edit of an older sale (taking it out of its group and into today's)."""
     rows = []
     for k in range(count):
         seq = first_seq + k
-        sale_id = first_new + k if k % 4 else 1 + (seq * 7919) % edit_below
+        sale_id = 1 + (seq * 7919) % edit_below if edits and k % 4 == 0 else first_new + k
         product, price = PRODUCTS[(seq * 5) % len(PRODUCTS)]
         qty = 1 + seq % 40
         line = compute_line(qty, Decimal(price), Decimal("0.07"))
@@ -164,27 +167,32 @@ def _batches(branch: str, origin: str, first_seq: int, first_new: int, count: in
 
 
 def apply_rates(engine, changes: int, branches: int, per_branch: int) -> dict[str, dict[str, Any]]:
-    without = dataclasses.replace(HEAD_OFFICE, daily=None)
-    rates: dict[str, list[float]] = {"with daily sums": [], "without daily sums": []}
+    """Rows/s of the apply with the sums kept and not, alternated; for new sales, and with edits of older ones."""
+    without = dataclasses.replace(HEAD_OFFICE, daily=None, by_branch=None)
     origins: dict[str, str] = {}
     seq = 10 * per_branch
-    for round_ in range(7):  # the first warms the caches and is not counted
-        kept = round_ % 2 == 1
-        branch = code(round_ % branches)
-        batches = _batches(branch, origins.setdefault(branch, str(uuid.uuid4())), seq, per_branch + seq, changes,
-                           per_branch)
-        seq += changes
-        started = time.perf_counter()
-        for batch in batches:
-            with engine.begin() as conn:
-                outcome = apply_changes(conn, [batch], HEAD_OFFICE if kept else without)
-            if outcome.refused:
-                raise RuntimeError(f"the apply refused a batch: {outcome.refused}")
-        if round_:
-            rates["with daily sums" if kept else "without daily sums"].append(changes / (time.perf_counter() - started))
-    out = {f"apply rows/s {name}": {"median": statistics.median(r), "runs": r} for name, r in rates.items()}
-    out["apply with / without"] = {"median": out["apply rows/s with daily sums"]["median"]
-                                   / out["apply rows/s without daily sums"]["median"]}
+    out: dict[str, dict[str, Any]] = {}
+    for workload, edits in (("new sales", False), ("1 in 4 an edit of an older sale", True)):
+        rates: dict[str, list[float]] = {"kept": [], "not kept": []}
+        for round_ in range(7):  # the first warms the caches and is not counted
+            kept = round_ % 2 == 1
+            branch = code((round_ + 7 * edits) % branches)
+            batches = _batches(branch, origins.setdefault(branch, str(uuid.uuid4())), seq, per_branch + seq, changes,
+                               per_branch, edits)
+            seq += changes
+            started = time.perf_counter()
+            for batch in batches:
+                with engine.begin() as conn:
+                    outcome = apply_changes(conn, [batch], HEAD_OFFICE if kept else without)
+                if outcome.refused:
+                    raise RuntimeError(f"the apply refused a batch: {outcome.refused}")
+            if round_:
+                rates["kept" if kept else "not kept"].append(changes / (time.perf_counter() - started))
+        for name, r in rates.items():
+            out[f"apply rows/s, {workload}, sums {name}"] = {"median": statistics.median(r), "runs": r}
+        out[f"apply, {workload}: sums kept / not kept"] = {
+            "median": statistics.median(rates["kept"]) / statistics.median(rates["not kept"]),
+            "runs": [k / n for k, n in zip(rates["kept"], rates["not kept"], strict=True)]}
     return out
 
 
@@ -214,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{what:<45} {r['median_s'] * 1000:>10.1f} ms  (first {r['first_s'] * 1000:.1f})", flush=True)
         results["apply"] = apply_rates(engine, args.apply_changes, args.branches, args.rows // args.branches)
         for what, r in results["apply"].items():
-            print(f"{what:<45} {r['median']:>10.2f}  {r.get('runs', '')}", flush=True)
+            print(f"{what:<60} {r['median']:>10.2f}  {[round(x, 2) for x in r['runs']]}", flush=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n")
     finally:
         engine.dispose()
