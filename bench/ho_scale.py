@@ -10,7 +10,8 @@ GROUP BY.  Then it times, with the model calls the window makes (each the median
 ``--repeat`` runs, the first run in brackets):
 
   launch         first page of rows, totals, chart, branches panel, filter lists
-  filter change  one branch and one month: rows, totals, chart, subtotals by product
+  filter change  one branch and one month: rows, totals, chart, subtotals by product; all
+                 branches in one month; one region at any time
   before         the same totals and chart read from ``sales`` (the readers' fallback),
                  and the branches panel's old GROUP BY count
   sorts          the first page sorted by each column a manager can choose, unfiltered
@@ -119,6 +120,8 @@ def timed(work: Callable[[], Any], repeat: int) -> dict[str, Any]:
 def reads(engine, repeat: int, branches: int) -> dict[str, dict[str, Any]]:
     everything, newest = SalesFilter(), SortOrder()
     month = SalesFilter(branch=code(branches // 2), date_from=dt.date(2026, 10, 1), date_to=dt.date(2026, 10, 31))
+    all_month = SalesFilter(date_from=dt.date(2026, 10, 1), date_to=dt.date(2026, 10, 31))
+    region = SalesFilter(region="North")
     first = PagePosition()
     out = {
         "launch: first rows": timed(lambda: sales_page(engine, everything, newest, first), repeat),
@@ -131,6 +134,15 @@ def reads(engine, repeat: int, branches: int) -> dict[str, dict[str, Any]]:
         "branch + month: totals": timed(lambda: sales_totals(engine, month), repeat),
         "branch + month: chart": timed(lambda: daily_totals(engine, month), repeat),
         "branch + month: subtotals by product": timed(lambda: sales_summary(engine, month, (Dimension.PRODUCT,)), repeat),
+        "all branches, one month: totals": timed(lambda: sales_totals(engine, all_month), repeat),
+        "all branches, one month: chart": timed(lambda: daily_totals(engine, all_month), repeat),
+        "all branches, one month: subtotals by branch": timed(
+            lambda: sales_summary(engine, all_month, (Dimension.BRANCH,)), repeat),
+        "region, any time: rows": timed(lambda: sales_page(engine, region, newest, first), repeat),
+        "region, any time: totals": timed(lambda: sales_totals(engine, region), repeat),
+        "region, any time: chart": timed(lambda: daily_totals(engine, region), repeat),
+        "region, any time: subtotals by product": timed(
+            lambda: sales_summary(engine, region, (Dimension.PRODUCT,)), repeat),
     }
     slow = max(1, repeat // 2)
     with mock.patch.object(SalesFilter, "by_day", lambda self: False), \
