@@ -89,7 +89,7 @@ def test_the_daily_sums_equal_group_by_over_sales_after_any_traffic_with_two_con
     ho = dataclasses.replace(offices.ho, prefetch=2)
     consumers = [IntakeConsumer(ho, on_event=counter(n)) for n in (0, 1)]
 
-    @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+    @settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck),
               phases=(Phase.explicit, Phase.generate))  # no shrinking: each example costs a round trip
     @given(traffic=TRAFFIC, seed=st.integers(0, 2**32))
     def traffic_leaves_sums_equal_to_group_by(traffic, seed):
