@@ -66,10 +66,10 @@ class BenchOffices(OfficeSet):
 
     def _empty_head_office(self) -> None:
         with self.engine("ho").begin() as conn:
-            for table in ("sales", "sync_tombstones", "sync_ledger"):
+            for table in ("sales", "sales_daily", "sync_tombstones", "sync_ledger"):
                 conn.execute(text(f"TRUNCATE TABLE {table}"))
             conn.execute(text("UPDATE sync_branches SET last_seq = 0, changes_applied = 0, last_applied_at = NULL, "
-                              "origin = NULL, alert = NULL"))
+                              "origin = NULL, alert = NULL, sales_held = 0"))
         queues, _exchanges = self.broker_objects()
         self.each_on_broker([q for q in queues if ".held." not in q], "queue_purge")
 

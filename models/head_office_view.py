@@ -1,7 +1,10 @@
 """What the Head Office window reads: the consolidated sales, a page at a time.
 
 The database does the filtering, sorting and paging, so the window stays quick
-with a million rows.  Pages are found by seeking from the key of a row already
+with a million rows.  Totals and the chart read the sums the apply keeps
+(models/daily.py: ``sales_by_branch``, ``sales_daily``) whenever the filter can be
+answered from them, so they cost what the branches or days shown hold, not what
+``sales`` holds.  Pages are found by seeking from the key of a row already
 shown (the sort value and the row id), never by OFFSET, so the last page costs
 what the first one does.  No query here builds SQL from text: every value is a
 bound parameter.
@@ -14,13 +17,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import Table, and_, func, or_, select, true
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.rows import one, tuples
 from models.sale import DATE_MIN
-from models.schema import ho_sales
+from models.schema import ho_by_branch, ho_daily, ho_sales
 
 _h = ho_sales.c
 
@@ -40,17 +43,33 @@ class SalesFilter:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
 
-    def condition(self) -> ColumnElement[bool]:
-        """The WHERE clause for this filter."""
+    def condition(self, table: Table = ho_sales) -> ColumnElement[bool]:
+        """The WHERE clause for this filter, on ``sales`` or on a table with the columns it sets (``sales_daily``,
+        ``sales_by_branch``)."""
+        c = table.c
         clauses: list[ColumnElement[bool]] = []
-        for column, value in ((_h.branch, self.branch), (_h.region, self.region), (_h.product, self.product)):
+        for name in ("branch", "region", "product"):
+            value = getattr(self, name)
             if value is not None:
-                clauses.append(column == value)
+                clauses.append(c[name] == value)
         if self.date_from is not None:
-            clauses.append(_h.sale_date >= self.date_from)
+            clauses.append(c.sale_date >= self.date_from)
         if self.date_to is not None:
-            clauses.append(_h.sale_date <= self.date_to)
+            clauses.append(c.sale_date <= self.date_to)
         return and_(true(), *clauses)
+
+    def by_day(self) -> bool:
+        """Whether the daily sums answer this filter: every field set is part of their key.
+
+        Branch, region, product and dates all are; a field that looks inside a sale
+        (a text search, a sale number) would not be, and must make this False so that
+        the readers fall back to ``sales``.
+        """
+        return all(getattr(self, name) is None or name in _DAILY_FIELDS for name in self.__dataclass_fields__)
+
+    def whole_branches(self) -> bool:
+        """Whether the per-branch sums answer this filter: nothing but (at most) a branch is chosen."""
+        return all(getattr(self, name) is None for name in self.__dataclass_fields__ if name != "branch")
 
 
 @dataclass(frozen=True)
@@ -150,6 +169,10 @@ class FilterChoices:
     products: list[str]
 
 
+# The filter's fields that sales_daily holds (its key): the rest need the rows.
+_DAILY_FIELDS = frozenset({"branch", "region", "product", "date_from", "date_to"})
+_d = ho_daily.c
+
 _ROW_COLUMNS = (_h.id, _h.branch, _h.branch_sale_id, _h.sale_date, _h.region, _h.product, _h.qty, _h.cost, _h.amt, _h.tax, _h.total)
 
 
@@ -205,15 +228,26 @@ def sales_page(engine: Engine, filt: SalesFilter, order: SortOrder, position: Pa
 
 
 def sales_totals(engine: Engine, filt: SalesFilter) -> Totals:
-    """Row count and sums of Qty, Amt, Tax and Total over everything the filter matches."""
+    """Row count and sums of Qty, Amt, Tax and Total over everything the filter matches.
+
+    Read from the per-branch sums when only a branch is chosen (``SalesFilter.whole_branches``), from the
+    daily sums when the filter allows (``SalesFilter.by_day``), else from the rows.
+    """
     zero = Decimal("0.00")
+    if filt.whole_branches() or filt.by_day():
+        table = ho_by_branch if filt.whole_branches() else ho_daily
+        count: ColumnElement[Any] = func.coalesce(func.sum(table.c.sales), 0)
+        where = filt.condition(table)
+    else:
+        count, table, where = func.count(), ho_sales, filt.condition()
+    c = table.c
     query = select(
-        func.count(), func.coalesce(func.sum(_h.qty), 0), func.coalesce(func.sum(_h.amt), zero),
-        func.coalesce(func.sum(_h.tax), zero), func.coalesce(func.sum(_h.total), zero),
-    ).where(filt.condition())
+        count, func.coalesce(func.sum(c.qty), 0), func.coalesce(func.sum(c.amt), zero),
+        func.coalesce(func.sum(c.tax), zero), func.coalesce(func.sum(c.total), zero),
+    ).where(where)
     with engine.connect() as conn:
         rows, qty, amt, tax, total = one(conn.execute(query))
-    return Totals(rows=rows, qty=int(qty), amt=Decimal(amt), tax=Decimal(tax), total=Decimal(total))
+    return Totals(rows=int(rows), qty=int(qty), amt=Decimal(amt), tax=Decimal(tax), total=Decimal(total))
 
 
 def iter_filtered_rows(engine: Engine, filt: SalesFilter, order: SortOrder, batch: int = 2000) -> Iterator[Sequence[Any]]:
@@ -232,21 +266,29 @@ def daily_totals(engine: Engine, filt: SalesFilter, days: int = 30) -> DailyTota
     """Total sales per branch per day over the last ``days`` days with sales that the filter reaches.
 
     The days end at the latest sale the filter matches and never start before its
-    From date.  Rows whose stored date is not a real day are left out.
+    From date.  Rows whose stored date is not a real day are left out.  Read from
+    the daily sums when the filter allows (``SalesFilter.by_day``), else from the rows.
     """
-    where = and_(filt.condition(), _h.sale_date >= DATE_MIN)
+    if filt.by_day():
+        table = ho_daily
+        where = and_(filt.condition(ho_daily), _d.sale_date >= DATE_MIN, _d.sales > 0)  # skip emptied groups
+    else:
+        table, where = ho_sales, and_(filt.condition(), _h.sale_date >= DATE_MIN)
+    c = table.c
+    # The newest day as the first of an index walked backwards: MAX() with ``sales > 0`` would read every group.
+    newest = select(c.sale_date).where(where).order_by(c.sale_date.desc()).limit(1)
     with engine.connect() as conn:
-        last = conn.execute(select(func.max(_h.sale_date)).where(where)).scalar()
+        last = conn.execute(newest).scalar()
         if not isinstance(last, dt.date):
             return DailyTotals(None, None, [])
         first = last - dt.timedelta(days=days - 1)
         if filt.date_from is not None:
             first = max(first, filt.date_from)
         query = (
-            select(_h.branch, _h.sale_date, func.sum(_h.total))
-            .where(where, _h.sale_date >= first)
-            .group_by(_h.branch, _h.sale_date)
-            .order_by(_h.sale_date, _h.branch)
+            select(c.branch, c.sale_date, func.sum(c.total))
+            .where(where, c.sale_date >= first)
+            .group_by(c.branch, c.sale_date)
+            .order_by(c.sale_date, c.branch)
         )
         totals = [DailyTotal(branch, day, Decimal(total)) for branch, day, total in tuples(conn.execute(query))
                   if isinstance(day, dt.date)]

@@ -12,6 +12,10 @@ Branch Office (BO) database:
 
 Head Office (HO) database:
   sales                     exactly the live rows of every branch, keyed by (branch, branch_sale_id)
+  sales_daily               count and sums of ``sales`` per (branch, day, region, product), kept by the
+                            apply in the transaction that changes the sales (models/daily.py); the
+                            window's totals, chart and subtotals read it, not ``sales``
+  sales_by_branch           the same sums per branch, kept alike: what the unfiltered window shows
   sync_tombstones           the last delete seen per branch row, so old changes cannot resurrect it
   sync_ledger               a digest of every change received, per branch and seq: a second
                             history of a branch database (restored, copied) shows as a seq
@@ -178,6 +182,7 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Column("applied_at", TS, nullable=False, server_default=NOW6),
         Index("sales_branch_row", "branch", "branch_sale_id", unique=True),
         Index("sales_date", "sale_date"),
+        Index("sales_branch_date", "branch", "sale_date"),  # a branch's month, newest first: a range, no sort
         Index("sales_region", "region"),
         Index("sales_product", "product"),
         **TABLE_OPTS,
@@ -220,6 +225,8 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         # window (NULL: always connected), for the backlog alert (reports of version 3).
         Column("drain_per_minute", BigInteger, nullable=True),
         Column("window_seconds", Integer, nullable=True),
+        # The branch's rows in ``sales``, kept by the apply (and adopt) in the same transaction.
+        Column("sales_held", BigInteger, nullable=False, server_default=text("0")),
         **TABLE_OPTS,
     )
     dead_letters = Table(
@@ -314,8 +321,49 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Index("sync_alerts_branch", "branch", "id"),
         **TABLE_OPTS,
     )
+    daily, by_branch = daily_table(metadata), by_branch_table(metadata)
     return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive, day_totals,
-                                day_sales, day_requests, alerts)}
+                                day_sales, day_requests, alerts,
+                                daily, by_branch)}
+
+
+# Money sums keep the sales' scale (cents) with room for a branch's years of sales in one group.
+SUM_MONEY = Numeric(20, 2, asdecimal=True)
+
+
+def daily_table(metadata: MetaData) -> Table:
+    """sales_daily: the count and sums of the sales of one branch, day, region and product.
+
+    A group whose sales were all deleted stays, at zero (``sales = 0``): readers skip it.
+    """
+    return Table(
+        "sales_daily", metadata,
+        Column("branch", String(16), primary_key=True),
+        Column("sale_date", Date, primary_key=True),
+        Column("region", String(64), primary_key=True),
+        Column("product", String(64), primary_key=True),
+        Column("sales", BigInteger, nullable=False),
+        Column("qty", BigInteger, nullable=False),
+        Column("amt", SUM_MONEY, nullable=False),
+        Column("tax", SUM_MONEY, nullable=False),
+        Column("total", SUM_MONEY, nullable=False),
+        Index("sales_daily_date", "sale_date"),
+        **TABLE_OPTS,
+    )
+
+
+def by_branch_table(metadata: MetaData) -> Table:
+    """sales_by_branch: the count and sums of all of one branch's sales (what the unfiltered window shows)."""
+    return Table(
+        "sales_by_branch", metadata,
+        Column("branch", String(16), primary_key=True),
+        Column("sales", BigInteger, nullable=False),
+        Column("qty", BigInteger, nullable=False),
+        Column("amt", SUM_MONEY, nullable=False),
+        Column("tax", SUM_MONEY, nullable=False),
+        Column("total", SUM_MONEY, nullable=False),
+        **TABLE_OPTS,
+    )
 
 
 ho_metadata = MetaData()
@@ -327,6 +375,7 @@ ho_dead_letters, ho_dead_letter_attempts, ho_archive = (_ho[n] for n in ("sync_d
 ho_day_totals, ho_day_sales, ho_day_requests = (_ho[n] for n in ("sync_day_totals", "sync_day_sales",
                                                                  "sync_day_requests"))
 ho_alerts = _ho["sync_alerts"]
+ho_daily, ho_by_branch = _ho["sales_daily"], _ho["sales_by_branch"]
 
 # ---------------------------------------------------------------- connecting
 _DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")

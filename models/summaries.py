@@ -1,8 +1,12 @@
 """Subtotals of the consolidated sales: by branch, region, product, day or month, one level or two.
 
-``sales_summary(engine, filter, by)`` is the whole interface.  Today it groups
-``sales`` with GROUP BY; summary tables kept up to date by the consumer can
-answer the same call later, so nothing here promises how the sums are found.
+``sales_summary(engine, filter, by)`` is the whole interface.  It groups the
+daily sums (``sales_daily``, kept by the apply in the transaction that changes
+the sales: models/daily.py), whose key holds every dimension offered, so it
+costs what the groups hold, not what ``sales`` holds; subtotals by branch and the
+grand total of an unfiltered (or branch-only) view read the per-branch sums
+(``sales_by_branch``).  A filter the daily sums cannot answer
+(``SalesFilter.by_day`` false) groups ``sales`` itself.
 """
 from __future__ import annotations
 
@@ -11,15 +15,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, and_, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.head_office_view import SalesFilter
 from models.rows import tuples
-from models.schema import ho_sales
-
-_h = ho_sales.c
+from models.schema import ho_by_branch, ho_daily, ho_sales
 
 
 class Dimension(enum.Enum):
@@ -32,12 +34,12 @@ class Dimension(enum.Enum):
     MONTH = "month"
 
 
-def _key_column(dimension: Dimension) -> ColumnElement[Any]:
+def _key_column(dimension: Dimension, table: Table) -> ColumnElement[Any]:
     if dimension is Dimension.DAY:
-        return _h.sale_date
+        return table.c.sale_date
     if dimension is Dimension.MONTH:
-        return func.date_format(_h.sale_date, "%Y-%m")   # '2021-04'; a zero date gives '0000-00'
-    column: ColumnElement[Any] = _h[dimension.value]
+        return func.date_format(table.c.sale_date, "%Y-%m")   # '2021-04'; a zero date gives '0000-00'
+    column: ColumnElement[Any] = table.c[dimension.value]
     return column
 
 
@@ -71,12 +73,19 @@ class Summary:
 
 
 def _grouped(conn: Connection, filt: SalesFilter, by: tuple[Dimension, ...], limit: int | None) -> list[SummaryLine]:
-    keys = [_key_column(d).label(f"k{i}") for i, d in enumerate(by)]
+    if filt.by_day():
+        table = ho_by_branch if set(by) <= {Dimension.BRANCH} and filt.whole_branches() else ho_daily
+        count: ColumnElement[Any] = func.coalesce(func.sum(table.c.sales), 0)
+        where = and_(filt.condition(table), table.c.sales > 0)  # a group emptied by deletes is no group
+    else:
+        table, count, where = ho_sales, func.count(), filt.condition()
+    c = table.c
+    keys = [_key_column(d, table).label(f"k{i}") for i, d in enumerate(by)]
     zero = Decimal("0.00")
     query = select(
-        *keys, func.count(), func.coalesce(func.sum(_h.qty), 0), func.coalesce(func.sum(_h.amt), zero),
-        func.coalesce(func.sum(_h.tax), zero), func.coalesce(func.sum(_h.total), zero),
-    ).where(filt.condition())
+        *keys, count, func.coalesce(func.sum(c.qty), 0), func.coalesce(func.sum(c.amt), zero),
+        func.coalesce(func.sum(c.tax), zero), func.coalesce(func.sum(c.total), zero),
+    ).where(where)
     if keys:
         query = query.group_by(*keys).order_by(*keys)
     if limit is not None:
@@ -84,7 +93,7 @@ def _grouped(conn: Connection, filt: SalesFilter, by: tuple[Dimension, ...], lim
     lines = []
     for row in tuples(conn.execute(query)):
         *key, count, qty, amt, tax, total = row
-        lines.append(SummaryLine(tuple(key), count, int(qty), Decimal(amt), Decimal(tax), Decimal(total)))
+        lines.append(SummaryLine(tuple(key), int(count), int(qty), Decimal(amt), Decimal(tax), Decimal(total)))
     return lines
 
 

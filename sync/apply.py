@@ -7,6 +7,10 @@ any order, leaves the Head Office the same.  Applies of one branch are serialise
 by locking that branch's ``sync_branches`` row, which also makes the
 read-then-write below safe with several consumer processes.
 
+The daily sums (``sales_daily``) and the branch's row count change in the same
+transaction as the rows: each row written or deleted moves its old contribution
+out and its new one in (models/daily.py), in one upsert per batch.
+
 History continuity: every change received is entered in ``sync_ledger`` by branch
 and seq with a digest of its contents.  A seq that comes back with other contents
 can only come from a second history of the branch's database (restored from a
@@ -28,8 +32,9 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
+from models import daily as daily_sums
 from models.rows import first, tuples
-from models.schema import ho_branches, ho_ledger, ho_sales, ho_tombstones
+from models.schema import ho_branches, ho_by_branch, ho_daily, ho_ledger, ho_sales, ho_tombstones
 from models.shape import SALE_SHAPE, RowShape
 from sync.protocol import Change, ChangeBatch
 
@@ -50,10 +55,13 @@ class Target:
     tombstones: Table
     ledger: Table
     branches: Table
+    daily: Table | None = None      # None only where a benchmark measures the apply without the sums
+    by_branch: Table | None = None
 
     @classmethod
     def of(cls, shape: RowShape, tables: dict[str, Table]) -> Target:
-        return cls(shape, tables["sales"], tables["sync_tombstones"], tables["sync_ledger"], tables["sync_branches"])
+        return cls(shape, tables["sales"], tables["sync_tombstones"], tables["sync_ledger"], tables["sync_branches"],
+                   tables.get("sales_daily"), tables.get("sales_by_branch"))
 
     @functools.cached_property
     def upsert(self) -> Insert:
@@ -73,9 +81,16 @@ class Target:
         ledger = mysql_insert(self.ledger).compile(dialect=dialect, column_keys=["branch", "seq", "digest"])
         return str(upsert), str(ledger)
 
+    @functools.cache  # noqa: B019 - as driver_sql
+    def sums_sql(self, dialect: Dialect) -> tuple[str, str]:
+        """The delta upserts of sales_daily and sales_by_branch, compiled for the driver."""
+        assert self.daily is not None and self.by_branch is not None
+        return daily_sums.upsert_sql(self.daily, dialect), daily_sums.upsert_sql(self.by_branch, dialect)
 
-HEAD_OFFICE = Target(SALE_SHAPE, ho_sales, ho_tombstones, ho_ledger, ho_branches)
+
+HEAD_OFFICE = Target(SALE_SHAPE, ho_sales, ho_tombstones, ho_ledger, ho_branches, ho_daily, ho_by_branch)
 UPSERT = HEAD_OFFICE.upsert
+DAILY_UPSERT = daily_sums.upsert(ho_daily)
 
 
 @dataclass
@@ -222,31 +237,62 @@ class _Branch:
         return {int(s): int(d) for s, d in tuples(rows)}
 
     def _versions(self, table: Table, ids: list[int]) -> dict[int, int]:
+        return {k: v for k, (v, _old) in self._held(table, ids, ()).items()}
+
+    def _held(self, table: Table, ids: list[int], columns: tuple[str, ...]) -> dict[int, tuple[int, dict[str, Any]]]:
+        """The version (and ``columns``) held of each of the branch's ``ids`` in ``table``."""
         if not ids:
             return {}
         # Whole numbers rendered inline: thousands of bound parameters cost more to bind than to read.
-        query = select(table.c.branch_sale_id, table.c.version).where(
+        query = select(table.c.branch_sale_id, table.c.version, *[table.c[n] for n in columns]).where(
             table.c.branch == self.branch,
             table.c.branch_sale_id.in_(bindparam("ids", expanding=True, literal_execute=True)))
-        return {int(k): int(v) for k, v in tuples(self.conn.execute(query, {"ids": ids}))}
+        return {int(k): (int(v), dict(zip(columns, rest, strict=True)))
+                for k, v, *rest in tuples(self.conn.execute(query, {"ids": ids}))}
 
     def _write(self, batches: list[ChangeBatch]) -> BranchResult:
         result = BranchResult(self.branch)
         latest, result.seqs = newest_per_sale(batches)
-        current = self._versions(self.target.sales, list(latest))
+        held = self._held(self.target.sales, list(latest), daily_sums.OLD_COLUMNS if self.target.daily is not None else ())
+        current = {k: v for k, (v, _old) in held.items()}
         tombs = self._versions(self.target.tombstones, list(latest))
         upserts, deletes = to_write(latest, current, tombs)
         result.stale = len(result.seqs) - len(upserts) - len(deletes)
         self._upsert([{"branch": self.branch, "branch_sale_id": c.sale_id, "version": c.seq, **(c.values or {})}
                       for c in upserts], tombs)
         self._delete([{"branch": self.branch, "branch_sale_id": c.sale_id, "version": c.seq} for c in deletes], current)
+        moved = self._move_daily_sums(upserts, deletes, held)
         result.upserts, result.deletes = len(upserts), len(deletes)
         if result.seqs:
             b = self.target.branches.c
             self.conn.execute(update(self.target.branches).where(b.code == self.branch).values(
                 last_seq=func.greatest(b.last_seq, max(result.seqs)),
-                changes_applied=b.changes_applied + len(upserts) + len(deletes), last_applied_at=NOW))
+                changes_applied=b.changes_applied + len(upserts) + len(deletes), last_applied_at=NOW,
+                sales_held=b.sales_held + moved))
         return result
+
+    def _move_daily_sums(self, upserts: list[Change], deletes: list[Change],
+                         held: dict[int, tuple[int, dict[str, Any]]]) -> int:
+        """Move each written row's contribution in ``sales_daily`` and ``sales_by_branch`` (one statement each);
+        returns the rows added less removed."""
+        if self.target.daily is None or self.target.by_branch is None:
+            return 0
+        deltas = daily_sums.DailyDeltas(self.branch)
+        for change in upserts:
+            if change.sale_id in held:
+                deltas.add(held[change.sale_id][1], -1)
+            deltas.add(change.values or {}, +1)
+        for change in deletes:
+            if change.sale_id in held:
+                deltas.add(held[change.sale_id][1], -1)
+        rows = deltas.rows()
+        if rows:  # straight to the driver, as the upsert: one multi-row INSERT
+            daily_sql, by_branch_sql = self.target.sums_sql(self.conn.dialect)
+            self.conn.exec_driver_sql(daily_sql, rows)
+            branch_row = deltas.branch_row()
+            if branch_row:
+                self.conn.exec_driver_sql(by_branch_sql, [branch_row])
+        return deltas.held
 
     def _upsert(self, upserts: list[dict[str, Any]], tombs: dict[int, int]) -> None:
         if not upserts:

@@ -28,6 +28,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Connection
 
+from models.daily import refill_day
 from models.day_close import branch_days
 from models.day_totals import row_hash, row_hash_sql
 from models.rows import tuples
@@ -111,13 +112,16 @@ class HeadOfficeDays:
                 raise ValueError(f"the day {message.day} sent again was refused: {applied.refused[0]}")
             self._write_back(conn, message)
         removed = self._remove_gone(conn, message) if message.ids is not None else 0
+        # A day sent again repairs what was done here by hand (edits, deletes and inserts that
+        # bypassed the apply, so the sums never saw them): its sums are summed again from what is held.
+        refill_day(conn, message.branch, message.day)
         if message.ids is not None:  # the whole day is in: tell the branch how it stands now
             self._answer_states(conn, message.branch, [message.day], outcome)
         self.log.info("branch %s sent %s again: %d row(s)%s", message.branch, message.day, len(message.changes),
                       f", {removed} row(s) it no longer has removed" if removed else "")
         outcome.events.append(events.DayResent(message.branch, message.day, len(message.changes), removed))
 
-    def _write_back(self, conn: Connection, message: DayResend) -> None:
+    def _write_back(self, conn: Connection, message: DayResend) -> int:
         """Rows held at the very version sent but with other values (a hand edit here) get the branch's values."""
         ids = [c.sale_id for c in message.changes]
         held = {int(i): (int(v), int(h)) for i, v, h in tuples(conn.execute(
@@ -132,6 +136,7 @@ class HeadOfficeDays:
             self.log.warning("branch %s: %d row(s) of %s held here with other values than the branch's were written "
                              "back: %s", message.branch, len(fixes), message.day,
                              ", ".join(str(c.sale_id) for c in fixes[:20]))
+        return len(fixes)
 
     def _remove_gone(self, conn: Connection, message: DayResend) -> int:
         assert message.ids is not None

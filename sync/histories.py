@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.engine import Engine
 
-from models.schema import bo_state, ho_branches, ho_ledger, ho_sales, ho_tombstones
+from models.schema import bo_state, ho_branches, ho_by_branch, ho_daily, ho_ledger, ho_sales, ho_tombstones
 from models.shape import SALE_SHAPE
 from sync import dead_letters, protocol
 
@@ -52,10 +52,10 @@ def adopt(engine: Engine, branch: str, origin: str | None = None) -> Adopted:
             f"SELECT s.branch, br.origin, s.branch_sale_id, {SALE_SHAPE.column_list('s.')}, s.version, :reason "
             "FROM sales s JOIN sync_branches br ON br.code = s.branch WHERE s.branch = :b"),
             {"b": branch, "reason": f"history replaced on {dt.date.today():%Y-%m-%d} by {chosen}"}).rowcount
-        for table in (ho_sales, ho_tombstones, ho_ledger):
+        for table in (ho_sales, ho_daily, ho_by_branch, ho_tombstones, ho_ledger):  # the daily sums go with the rows
             conn.execute(delete(table).where(table.c.branch == branch))
         conn.execute(update(ho_branches).where(b.code == branch).values(
-            origin=chosen, alert=None, last_seq=0, high_water=0, high_water_at_ms=0))
+            origin=chosen, alert=None, last_seq=0, high_water=0, high_water_at_ms=0, sales_held=0))
         mine = [i for i, o in letters if o == chosen]
         others = [i for i, o in letters if o != chosen]
         dead_letters.queue_retries(conn, mine)

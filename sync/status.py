@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -12,7 +12,7 @@ from config import OfficeConfig
 from models.alerts import active_alerts
 from models.capture import check_capture
 from models.rows import tuples
-from models.schema import ho_branches, ho_sales, make_engine
+from models.schema import ho_branches, make_engine
 from sync import dead_letters
 from sync.broker import close_quietly, connect
 from sync.failures import ExitCode, LinkDown, db_words
@@ -34,13 +34,15 @@ class BranchProgress:
 
 
 def branch_progress(engine: Engine) -> list[BranchProgress]:
-    """Per branch at the Head Office: rows held, the last change applied and when, its alerts and report."""
-    held = select(ho_sales.c.branch, func.count().label("n")).group_by(ho_sales.c.branch).subquery()
+    """Per branch at the Head Office: rows held, the last change applied and when, its alerts and report.
+
+    The rows held are the count the apply keeps with the rows (``sync_branches.sales_held``):
+    one row read per branch, however many sales the Head Office holds.
+    """
     b = ho_branches.c
     query = (
-        select(b.code, b.name, func.coalesce(held.c.n, 0), b.last_seq, b.last_applied_at, b.origin, b.alert,
+        select(b.code, b.name, b.sales_held, b.last_seq, b.last_applied_at, b.origin, b.alert,
                b.capture_ok, b.capture_problem, b.reported_at)
-        .select_from(ho_branches.outerjoin(held, held.c.branch == b.code))
         .order_by(b.code)
     )
     with engine.connect() as conn:

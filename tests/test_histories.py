@@ -28,6 +28,7 @@ from tests.harness import (
     upsert,
     wait_for,
 )
+from tests.test_summaries import sums_and_group_by
 
 
 def bo1_at_head_office(offices) -> set[tuple]:
@@ -137,6 +138,8 @@ def test_an_operator_adopts_the_new_history_deliberately_and_the_head_office_the
     with offices.engine("ho").connect() as conn:
         archived = conn.execute(text("SELECT COUNT(*) FROM sync_archive WHERE branch = 'bo1'")).scalar_one()
     assert archived == len(before) == 100
+    sums, grouped, _emptied, held = sums_and_group_by(offices.engine("ho"))   # the old history's sums went with its rows
+    assert sums == grouped and all(kept == counted for _code, kept, counted in held)
 
 
 def test_a_redelivered_old_message_is_not_mistaken_for_a_second_history(offices):

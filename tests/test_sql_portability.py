@@ -43,7 +43,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql.elements import ClauseElement, TextClause
 
-from models import branch_sales, head_office_view
+from models import branch_sales, head_office_view, summaries
 from models.capture import trigger_bodies
 from models.sale import new_sale
 from models.schema import bo_metadata, ho_metadata
@@ -183,7 +183,7 @@ def test_every_upsert_construct_of_the_code_renders_the_row_alias_for_mysql_8():
                if isinstance(value, mysql.Insert)]
     inserts += [sync.apply.HEAD_OFFICE.upsert, sync.apply.HEAD_OFFICE.tombstone]  # built once per row shape
     upserts = [str(i.compile(dialect=mysql8())) for i in inserts if "ON DUPLICATE KEY UPDATE" in str(i.compile(dialect=mysql8()))]
-    assert len(upserts) >= 3  # the Head Office's sales and tombstones, the branch's sync_state
+    assert len(upserts) >= 3  # the Head Office's sales and daily sums, the branch's sync_state
     for as_mysql8 in upserts:
         assert " AS new ON DUPLICATE KEY UPDATE" in as_mysql8 and problems(as_mysql8, hand_written=True) == [], as_mysql8
 
@@ -231,10 +231,10 @@ def representative_run(make_offices):
         assert_converged(offices)
         publish_raw(offices, changes_body("bo1", "not-its-origin", [upsert(10_000, 10_000, qty=1)]))
         publish_raw(offices, b"not a message")
-        parked = wait_for(lambda: len(dead_letters(offices.engine("ho"))) == 2 and dead_letters(offices.engine("ho")),
-                          30, "two dead letters recorded")
-        consumer.retry_dead_letter(parked[0].id)  # still another history: tried again, parked again
-        discard_dead_letter(offices.engine("ho"), parked[1].id)
+        letters = wait_for(lambda: len(dead_letters(offices.engine("ho"))) == 2 and dead_letters(offices.engine("ho")),
+                           30, "two dead letters recorded")
+        consumer.retry_dead_letter(letters[0].id)  # still another history: tried again, parked again
+        discard_dead_letter(offices.engine("ho"), letters[1].id)
         wait_for(lambda: [(r.attempts, r.state) for r in dead_letter_records(offices.engine("ho"))[:2]]
                  == [(2, "parked"), (1, "discarded")], 30, "both handled")
     report(offices.branch("bo1"))
@@ -248,6 +248,7 @@ def representative_run(make_offices):
     head_office_view.sales_page(ho, everything, order, head_office_view.PagePosition("last"))
     head_office_view.sales_totals(ho, everything)
     head_office_view.daily_totals(ho, everything)
+    summaries.sales_summary(ho, everything, (summaries.Dimension.BRANCH, summaries.Dimension.MONTH))
     head_office_view.filter_choices(ho)
     dead_letter_store.parked(ho)
     list(head_office_view.iter_filtered_rows(ho, everything, order))

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
+from models.daily import fill_daily
 from models.money import compute_line
 from models.setup import init_head_office_database
 
@@ -17,7 +18,7 @@ CSV_SQL = "SELECT branch, branch_sale_id, sale_date, region, product, qty, cost,
 
 def put_head_office_rows(offices, count: int, first_sale: int = 1000) -> None:
     """Consolidated rows spread over branches, products and 40 days, written straight to the HO table
-    (sale numbers from ``first_sale`` on)."""
+    (sale numbers from ``first_sale`` on), with the daily sums the apply would have kept."""
     rows = []
     for i in range(count):
         branch = ("bo1", "bo2", "bo3")[i % 3]
@@ -31,6 +32,7 @@ def put_head_office_rows(offices, count: int, first_sale: int = 1000) -> None:
         conn.execute(text(
             "INSERT INTO sales (branch, branch_sale_id, sale_date, region, product, qty, cost, amt, tax, total, version) "
             "VALUES (:branch, :sid, :day, :region, :product, :qty, :cost, :amt, :tax, :total, 1)"), rows)
+        fill_daily(conn)
 
 
 def query(offices, sql: str, **params) -> list[tuple]:
@@ -60,4 +62,5 @@ def put_many_branches(offices, count: int, days: int = 40) -> dict[str, str]:
         conn.execute(text(
             "INSERT INTO sales (branch, branch_sale_id, sale_date, region, product, qty, cost, amt, tax, total, version) "
             "VALUES (:branch, :sid, :day, :region, :product, :qty, :cost, :amt, :tax, :total, 1)"), rows)
+        fill_daily(conn)
     return names

@@ -10,6 +10,7 @@ import pytest
 from gui.formats import money
 from gui.periods import period_range
 from gui.theme import TONES
+from models.daily import fill_daily
 from tests.gui.head_office_data import CSV_SQL, put_head_office_rows, query
 
 pytestmark = pytest.mark.gui
@@ -52,6 +53,7 @@ def test_date_presets_fill_the_dates_and_every_view_follows_them(offices, gui, o
     with offices.engine("ho").begin() as conn:     # move the 40 days of sales so they end today
         conn.exec_driver_sql("UPDATE sales SET sale_date = sale_date + INTERVAL DATEDIFF(%s, '2021-05-10') DAY",
                              (today.isoformat(),))
+        fill_daily(conn)
     window = open_head_office_window(offices.ho)
     bar = window.filter_bar
     gui.wait_until(lambda: window.sales.totals is not None and window.sales.totals.rows == 60, "all the sales")
