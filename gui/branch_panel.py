@@ -67,6 +67,10 @@ class BranchPanel(ttk.Frame):
         rows = []
         for p in progress:
             words, tone = branch_state(p, self.silent_after, now)
+            if p.capture_ok is False:
+                words, tone = "⚠ capture broken", "bad"
+            if p.days_different:
+                words, tone = "⚠ days differ", "bad"
             if p.alert:
                 words, tone = "⚠ see below", "bad"
             rows.append(Row(p.code, (p.name, f"{p.rows_held:,}", words), tone))

@@ -12,7 +12,7 @@ from config import OfficeConfig
 from models.alerts import active_alerts
 from models.capture import check_capture
 from models.rows import tuples
-from models.schema import ho_branches, make_engine
+from models.schema import ho_alerts, ho_branches, make_engine
 from sync import dead_letters
 from sync.broker import close_quietly, connect
 from sync.failures import ExitCode, LinkDown, db_words
@@ -31,6 +31,7 @@ class BranchProgress:
     capture_ok: bool | None = None
     capture_problem: str | None = None
     reported_at: dt.datetime | None = None
+    days_different: str | None = None  # the open day_different alert's sentence, when a day does not match
 
 
 def branch_progress(engine: Engine) -> list[BranchProgress]:
@@ -39,10 +40,14 @@ def branch_progress(engine: Engine) -> list[BranchProgress]:
     The rows held are the count the apply keeps with the rows (``sync_branches.sales_held``):
     one row read per branch, however many sales the Head Office holds.
     """
-    b = ho_branches.c
+    b, a = ho_branches.c, ho_alerts.c
+    # The alert monitor compares the days (sync/alert_conditions.py); its open alert is one indexed row.
+    different = (select(a.branch, a.sentence).where(a.open_key.is_not(None), a.kind == "day_different")
+                 .subquery())
     query = (
         select(b.code, b.name, b.sales_held, b.last_seq, b.last_applied_at, b.origin, b.alert,
-               b.capture_ok, b.capture_problem, b.reported_at)
+               b.capture_ok, b.capture_problem, b.reported_at, different.c.sentence)
+        .select_from(ho_branches.outerjoin(different, different.c.branch == b.code))
         .order_by(b.code)
     )
     with engine.connect() as conn:
@@ -131,6 +136,9 @@ def _head_office(engine: Engine) -> tuple[ExitCode | None, list[str]]:
         if p.capture_ok is False:
             worry = ExitCode.NOT_HEALTHY
             lines.append(f"  {'':<8} capture broken at the branch (reported {when(p.reported_at)}): {p.capture_problem}")
+        if p.days_different:
+            worry = ExitCode.NOT_HEALTHY
+            lines.append(f"  {'':<8} days differ (`python -m sync reconcile --branch {p.code}` lists them)")
     with engine.connect() as conn:
         parked = dead_letters.count_parked(conn)
         alerts = active_alerts(conn)

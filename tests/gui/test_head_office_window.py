@@ -163,6 +163,18 @@ def test_branch_panel_marks_a_branch_silent_for_too_long_and_the_chart_has_a_ser
     gui.wait_until(lambda: panel.alerts.cget("text") == "⚠ North Branch: Its database was replaced.", "the alert in words")
     assert panel.table.row_values("bo3")[2] == "⚠ see below"
 
+    # A branch whose capture is broken, and one whose days do not match (the alert monitor's open alert), are
+    # marked and listed first.
+    with offices.engine("ho").begin() as conn:
+        conn.execute(text("UPDATE sync_branches SET capture_ok = 0, capture_problem = 'trigger missing' "
+                          "WHERE code = 'bo1'"))
+        conn.execute(text("INSERT INTO sync_alerts (kind, branch, sentence, open_key) VALUES ('day_different', 'bo2', "
+                          "'Branch bo2: the sales of 2021-06-01 do not match', 'day_different/bo2')"))
+    window.reload_side()
+    gui.wait_until(lambda: panel.table.row_values("bo1")[2] == "⚠ capture broken", "bo1's broken capture marked")
+    assert panel.table.row_values("bo2")[2] == "⚠ days differ"
+    assert panel.table.visible_ids()[2] not in ("bo1", "bo2")  # the marked ones sort first
+
     window.filter_bar.choose_branch("bo3")
     gui.wait_until(lambda: window.chart.drawn_series() == ["bo3"], "the chart to follow the filter")
 
