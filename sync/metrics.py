@@ -3,9 +3,8 @@
 Each office has one collector on a registry of its own (no global gauges set from
 all over the code): on each scrape it reads what it reports, with reads that stay
 cheap however large the office grows: the Head Office's one row per branch
-(``sync_branches``), the parked dead letters and open alerts through their indexes,
-and each branch's rows held as an indexed count per branch, recomputed at most every
-``ROWS_HELD_EVERY_SECONDS``; a branch's outbox by the state index (pending, sent) and
+(``sync_branches``, which holds each branch's rows held as the apply keeps them), the
+parked dead letters and open alerts through their indexes; a branch's outbox by the state index (pending, sent) and
 its primary key (the highest seq).  A database that does not answer is said by
 ``branch_sync_database_up 0``; the thread states are still reported.
 
@@ -14,7 +13,9 @@ Head Office (``metrics_port`` in its file), each ``{branch="bo1"}``:
   branch_sync_branch_last_applied_timestamp_seconds, branch_sync_branch_applied_seq,
   branch_sync_branch_high_water_seq, branch_sync_branch_lag_changes,
   branch_sync_branch_pending_reported, branch_sync_branch_capture_ok,
-  branch_sync_branch_dead_letters, branch_sync_branch_alerts_active;
+  branch_sync_branch_dead_letters, branch_sync_branch_alerts_active,
+  branch_sync_branch_days_different (1 while the alert monitor finds a day of the branch
+  different, 0 otherwise: the day-close state, as `reconcile` and the Day close tab show it);
   and branch_sync_head_office_alerts_active, branch_sync_consumer_state{branch_sync_consumer_state=...},
   branch_sync_database_up.
 Branch agent (``metrics_port`` in its file):
@@ -29,7 +30,6 @@ import datetime as dt
 import enum
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -43,11 +43,10 @@ from sqlalchemy.exc import DBAPIError
 from config import BranchConfig, HeadOfficeConfig
 from models.alerts import active_per_branch
 from models.rows import tuples
-from models.schema import LetterState, OutboxState, ho_branches, ho_dead_letters, ho_sales
+from models.schema import LetterState, OutboxState, ho_alerts, ho_branches, ho_dead_letters
 from sync.outbox import Outbox
 from sync.states import ConsumerState, LinkState
 
-ROWS_HELD_EVERY_SECONDS = 60.0
 log = logging.getLogger("sync.metrics")
 
 
@@ -73,8 +72,6 @@ class HeadOfficeMetrics(Collector):
 
     def __init__(self, cfg: HeadOfficeConfig, engine: Engine, consumer_state: Callable[[], ConsumerState | None]):
         self.cfg, self.engine, self.consumer_state = cfg, engine, consumer_state
-        self._held: dict[str, float | None] = {}
-        self._held_at = float("-inf")
         self._lock = threading.Lock()  # scrapes may come on several threads
 
     def collect(self) -> Iterator[Metric]:
@@ -93,13 +90,11 @@ class HeadOfficeMetrics(Collector):
     def _read(self, conn: Connection) -> list[Metric]:
         b = ho_branches.c
         rows = list(tuples(conn.execute(select(b.code, b.changes_applied, b.last_applied_at, b.last_seq, b.high_water,
-                                               b.pending_reported, b.capture_ok).order_by(b.code))))
+                                               b.pending_reported, b.capture_ok, b.sales_held).order_by(b.code))))
         codes = [r[0] for r in rows]
-        if time.monotonic() - self._held_at >= ROWS_HELD_EVERY_SECONDS or set(self._held) != set(codes):
-            count = select(func.count()).select_from(ho_sales)
-            self._held = {code: float(conn.execute(count.where(ho_sales.c.branch == code)).scalar_one())
-                          for code in codes}
-            self._held_at = time.monotonic()
+        a = ho_alerts.c
+        different: set[str] = set(conn.execute(select(a.branch).where(a.open_key.is_not(None), a.kind == "day_different"))
+                        .scalars())
         d = ho_dead_letters.c
         parked: dict[str | None, int] = dict(tuples(conn.execute(select(d.branch, func.count()).where(d.state == LetterState.PARKED)
                                           .group_by(d.branch))))
@@ -109,7 +104,7 @@ class HeadOfficeMetrics(Collector):
             return {r[0]: None if r[column] is None else convert(r[column]) for r in rows}
 
         return [
-            _per_branch("branch_sync_branch_rows_held", "Sales the Head Office holds from the branch", self._held),
+            _per_branch("branch_sync_branch_rows_held", "Sales the Head Office holds from the branch", each(7)),
             _per_branch("branch_sync_branch_changes_applied", "Changes from the branch applied by the Head Office",
                         each(1), CounterMetricFamily),
             _per_branch("branch_sync_branch_last_applied_timestamp_seconds",
@@ -127,6 +122,8 @@ class HeadOfficeMetrics(Collector):
                         {code: float(parked.get(code, 0)) for code in codes}),
             _per_branch("branch_sync_branch_alerts_active", "Alerts active for the branch",
                         {code: float(alerts.get(code, 0)) for code in codes}),
+            _per_branch("branch_sync_branch_days_different", "1 while a day of the branch does not match the Head Office",
+                        {code: float(code in different) for code in codes}),
             GaugeMetricFamily("branch_sync_head_office_alerts_active", "Alerts active about the Head Office itself",
                               value=alerts.get("", 0)),
         ]

@@ -3,6 +3,7 @@ with prometheus_client's own parser."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import socket
 import urllib.request
 
@@ -34,12 +35,12 @@ def of(samples, name: str, **labels: str) -> float | None:
 
 
 def test_the_head_office_and_a_branch_serve_their_metrics_per_branch(make_offices):
-    offices = make_offices(branches=2, alert_check_seconds=0.2)
+    offices = make_offices(branches=2, alert_check_seconds=0.2, capture_check_minutes=0.01)
     ho_cfg = dataclasses.replace(offices.ho, metrics_port=free_port())
     bo1_cfg = dataclasses.replace(offices.branch("bo1"), metrics_port=free_port())
     ids = insert_sales(offices.engine("bo1"), 5)
     delete_sale(offices.engine("bo1"), ids[0])
-    insert_sales(offices.engine("bo2"), 3, start=10)
+    insert_sales(offices.engine("bo2"), 3, start=10, day=dt.date.today())  # a day the alerts compare
     service = HeadOfficeService(ho_cfg)
     with running(service, OutboxRelay(bo1_cfg), OutboxRelay(offices.branch("bo2"))):
         assert_converged(offices)
@@ -51,6 +52,12 @@ def test_the_head_office_and_a_branch_serve_their_metrics_per_branch(make_office
         ho = wait_for(lambda: (s := scrape(ho_cfg.metrics_port))
                       and of(s, "branch_sync_branch_alerts_active", branch="bo2") == 2 and s, 30,
                       "bo2's two alerts (capture, dead letter) on the Head Office's page")
+        assert of(ho, "branch_sync_branch_days_different", branch="bo2") == 0
+        with offices.engine("ho").begin() as conn:  # a hand edit at the Head Office: bo2's day no longer matches
+            conn.execute(text("UPDATE sales SET qty = qty + 1 WHERE branch = 'bo2' ORDER BY branch_sale_id LIMIT 1"))
+        ho = wait_for(lambda: (s := scrape(ho_cfg.metrics_port))
+                      and of(s, "branch_sync_branch_days_different", branch="bo2") == 1 and s, 30,
+                      "bo2's different day on the Head Office's page")
         bo1 = wait_for(lambda: (s := scrape(bo1_cfg.metrics_port))
                        and of(s, "branch_sync_applied_seq") == 6 and s, 30, "bo1's page to show its changes applied")
 
@@ -67,6 +74,7 @@ def test_the_head_office_and_a_branch_serve_their_metrics_per_branch(make_office
     assert of(ho, "branch_sync_branch_dead_letters", branch="bo1") == 0
     assert of(ho, "branch_sync_branch_capture_ok", branch="bo2") == 0
     assert of(ho, "branch_sync_branch_alerts_active", branch="bo1") == 0
+    assert of(ho, "branch_sync_branch_days_different", branch="bo1") == 0
     assert of(ho, "branch_sync_consumer_state", branch_sync_consumer_state="online") == 1
     assert of(ho, "branch_sync_consumer_state", branch_sync_consumer_state="offline") == 0
     assert of(ho, "branch_sync_database_up") == 1
