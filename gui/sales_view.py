@@ -33,6 +33,11 @@ from models.head_office_view import (
 
 PAGE_SIZE = 200
 TEXT_COLUMNS = ("branch", "region", "product")  # sorted A to Z first; numbers and dates largest/newest first
+# Sorts an index serves whatever the table holds; the others sort every matching row
+# (3.5-5.4 s over 5 million, docs/PERFORMANCE.md), so they are offered only for a filter
+# holding at most SORT_LIMIT sales (tens of milliseconds).
+INDEXED_SORTS = ("sale_date", "region", "product")
+SORT_LIMIT = 100_000
 COLUMNS = [
     Column("branch", "Branch", 110, stretch=True, sample="Aberdeen"), Column("branch_sale_id", "Sale #", 62, "e", sample="60000"),
     Column("sale_date", "Date", 96, sample="2021-04-29"), Column("region", "Region", 78, sample="North"),
@@ -99,13 +104,28 @@ class SalesView(ttk.Frame):
         self.rows_label.configure(text="Reading the sales for the new filter…", foreground=TONES["busy"])
 
     def sort_by(self, column: str) -> None:
-        """Sort by a column (what a click on its heading does); the same column again turns the order round."""
+        """Sort by a column (what a click on its heading does); the same column again turns the order round.
+
+        A sort no index serves is refused, with a sentence, while the filter holds more than SORT_LIMIT sales.
+        """
+        if not self.sort_is_cheap(column):
+            heading = next(c.heading for c in COLUMNS if c.key == column)
+            held = f" (it holds {self.totals.rows:,})" if self.totals is not None else ""
+            self.say(f"Sorting by {heading} is offered once the filter holds at most {SORT_LIMIT:,} sales{held}: "
+                     "choose a branch or dates first. Date, Region and Product sort at any size.", "normal")
+            return
         if column == self.order.column:
             self.order = SortOrder(column, not self.order.descending)
         else:
             self.order = SortOrder(column, column not in TEXT_COLUMNS)
         self.table.show_sort(self.order.column, self.order.descending)
         self.load_page(PagePosition())
+
+    def sort_is_cheap(self, column: str) -> bool:
+        """Whether sorting by ``column`` costs what a page shows: an index serves it, or the filter holds few sales."""
+        # Judged by the totals on screen (a new filter's arrive within milliseconds, from the daily sums); when
+        # they show the filter too large for the sort chosen, the table goes back to date order.
+        return column in INDEXED_SORTS or self.totals is None or self.totals.rows <= SORT_LIMIT
 
     def refresh(self) -> None:
         """Re-read the page on screen from its top row; rows that arrived above it stay above."""
@@ -211,6 +231,10 @@ class SalesView(ttk.Frame):
                 self.totals, self._totals_for = value, filt
                 self._show_totals()
                 self._show_row_range()
+                if not self.sort_is_cheap(self.order.column):  # the filter grew past what that sort costs
+                    self.order = SortOrder()
+                    self.table.show_sort(self.order.column, self.order.descending)
+                    self.load_page(PagePosition())
 
         self._totals_job.submit(lambda: sales_totals(self.engine, filt), done)
         self._show_totals()

@@ -131,3 +131,34 @@ def test_f5_ctrl_f_and_ctrl_e_in_the_head_office_window(offices, gui, open_head_
     gui.key("Control-e")
     gui.wait_until(lambda: (tmp_path / "all.csv").exists() and window.message.cget("text").startswith("Exported 35 rows"),
                    "Ctrl+E to export the sales")
+
+
+def test_a_sort_no_index_serves_is_offered_only_while_the_filter_holds_few_sales(
+        offices, gui, open_head_office_window, monkeypatch):
+    # At 5 million sales a sort by Total reads and sorts every row (seconds per page); the window offers it
+    # only up to SORT_LIMIT sales.  The limit is lowered here so that 300 rows stand for millions.
+    import gui.sales_view as sales_view
+
+    monkeypatch.setattr(sales_view, "SORT_LIMIT", 150)
+    put_head_office_rows(offices, 300)
+    window = open_head_office_window(offices.ho)
+    gui.wait_until(lambda: window.sales.totals is not None and window.sales.totals.rows == 300, "all the sales")
+    tree = window.sales.table.tree
+    tree.tk.call(tree.heading("total", "command"))   # what a click on the Total heading runs
+    gui.settle()
+    assert window.sales.order.column == "sale_date"
+    assert window.message.cget("text").startswith("Sorting by Total is offered once the filter holds at most 150 sales")
+    tree.tk.call(tree.heading("product", "command"))  # an index serves this one at any size
+    assert window.sales.order.column == "product"
+
+    window.filter_bar.choose_branch("bo2")
+    gui.wait_until(lambda: not window.sales.updating and window.sales.totals.rows == 100, "bo2's 100 sales")
+    tree.tk.call(tree.heading("total", "command"))
+    assert window.sales.order.column == "total" and window.sales.order.descending
+    (top,) = query(offices, "SELECT MAX(total) FROM sales WHERE branch = 'bo2'")
+    gui.wait_until(lambda: window.sales.table.row_values(window.sales.table.visible_ids()[0])[9] == money(top[0]),
+                   "bo2's sales, largest total first")
+
+    window.filter_bar.clear()                        # 300 again: too many for that sort
+    gui.wait_until(lambda: not window.sales.updating and window.sales.order.column == "sale_date",
+                   "the table back in date order")
