@@ -6,7 +6,9 @@ Branch Office (BO) database:
                 the same transaction (models/capture.py); ``seq`` orders changes,
                 ``state`` tracks delivery
   sync_state    small facts: this database's origin id, the last sync, what the
-                Head Office last said of it
+                Head Office last said of it, the catalogue version it holds
+  catalogue_products, catalogue_prices
+                the catalogue as received from the Head Office (its ids and versions)
 
 Head Office (HO) database:
   sales                     exactly the live rows of every branch, keyed by (branch, branch_sale_id)
@@ -20,6 +22,10 @@ Head Office (HO) database:
                             broker-vouched sender, in fields only the Head Office writes
   sync_dead_letter_attempts every attempt at a dead letter (parked, retried, discarded)
   sync_archive              rows set aside when an operator adopted a branch's new history
+  catalogue_products        the products the Head Office governs: name (unique as a person reads it),
+                            whether on sale, the catalogue version of its last change
+  catalogue_prices          each product's effective-dated costs, history kept, each with its version
+  catalogue_counter         one row: the catalogue's version, bumped by every change
 
 Schema changes are Alembic migrations (models/migrations/); ``init-db`` creates the
 newest schema and records its revision.
@@ -35,10 +41,12 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     SmallInteger,
     String,
     Table,
@@ -127,6 +135,36 @@ bo_metadata = MetaData()
 bo_sales, bo_outbox, bo_state = branch_tables(bo_metadata)
 
 
+# ---------------------------------------------------------------- the catalogue (both roles)
+def catalogue_tables(metadata: MetaData, head_office: bool) -> tuple[Table, Table]:
+    """catalogue_products and catalogue_prices; the Head Office numbers products, a branch keeps its ids."""
+    products = Table(
+        "catalogue_products", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=head_office),
+        Column("name", String(100), nullable=False),
+        Column("name_key", String(100), nullable=False),  # models.names.name_key: one product however spelled
+        Column("active", Boolean, nullable=False),
+        Column("version", BigInteger, nullable=False),  # the catalogue version of its last change
+        Index("catalogue_products_name_key", "name_key", unique=head_office),
+        Index("catalogue_products_version", "version"),
+        **TABLE_OPTS,
+    )
+    prices = Table(
+        "catalogue_prices", metadata,
+        Column("product_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("effective_from", Date, primary_key=True),
+        Column("cost", Numeric(10, 2, asdecimal=True), nullable=False),
+        Column("version", BigInteger, nullable=False),
+        CheckConstraint("cost >= 0", name="catalogue_prices_cost_not_negative"),
+        Index("catalogue_prices_version", "version"),
+        **TABLE_OPTS,
+    )
+    return products, prices
+
+
+bo_catalogue_products, bo_catalogue_prices = catalogue_tables(bo_metadata, head_office=False)
+
+
 # ---------------------------------------------------------------- head office
 def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict[str, Table]:
     """Every Head Office table, for ``shape``, by name."""
@@ -176,6 +214,13 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Column("capture_ok", Boolean, nullable=True),
         Column("capture_problem", String(1000), nullable=True),
         Column("pending_reported", BigInteger, nullable=True),
+        # The catalogue: the version the branch last said it holds and when; what was last sent to it
+        # (the version it held then, and up to which version) and when the broker confirmed that.
+        Column("catalogue_held", BigInteger, nullable=True),
+        Column("catalogue_heard_at", TS, nullable=True),
+        Column("catalogue_sent_base", BigInteger, nullable=True),
+        Column("catalogue_sent_version", BigInteger, nullable=True),
+        Column("catalogue_sent_at", TS, nullable=True),
         **TABLE_OPTS,
     )
     dead_letters = Table(
@@ -225,7 +270,15 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Index("sync_archive_branch", "branch", "branch_sale_id"),
         **TABLE_OPTS,
     )
-    return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive)}
+    counter = Table(
+        "catalogue_counter", metadata,
+        Column("id", SmallInteger, primary_key=True, autoincrement=False),
+        Column("version", BigInteger, nullable=False),
+        **TABLE_OPTS,
+    )
+    products, prices = catalogue_tables(metadata, head_office=True)
+    return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive, counter, products,
+                                prices)}
 
 
 ho_metadata = MetaData()
@@ -234,6 +287,8 @@ ho_sales, ho_tombstones, ho_ledger, ho_branches = (_ho[n] for n in ("sales", "sy
                                                                      "sync_branches"))
 ho_dead_letters, ho_dead_letter_attempts, ho_archive = (_ho[n] for n in ("sync_dead_letters",
                                                                           "sync_dead_letter_attempts", "sync_archive"))
+ho_catalogue_counter, ho_catalogue_products, ho_catalogue_prices = (
+    _ho[n] for n in ("catalogue_counter", "catalogue_products", "catalogue_prices"))
 
 # ---------------------------------------------------------------- connecting
 _DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
