@@ -22,6 +22,7 @@ from config import BranchConfig
 from models.capture import CaptureHealth
 from sync import events, protocol
 from sync.broker import Names, declare_topology
+from sync.catalogue_link import CatalogueAtBranch
 from sync.lanes import Lanes, Message, NotSent
 from sync.outbox import Outbox
 from sync.states import LinkState
@@ -84,6 +85,10 @@ class BranchSession:
         self.handlers: dict[type, Callable[[Any], None]] = {protocol.SyncRequest: self._sync_requested,
                                                              protocol.Receipt: self._record_receipt}
         self.reporters: list[Callable[[], None]] = [self.send_report]
+        self.catalogue = CatalogueAtBranch(cfg.code, outbox.engine, outbox.origin, self._publish_own, user, emit,
+                                           self.log)
+        self.handlers[protocol.CatalogueMessage] = self.catalogue.receive
+        self.reporters.append(self.catalogue.report)
 
     # ------------------------------------------------------------ the session
     def open(self) -> None:
@@ -222,6 +227,11 @@ class BranchSession:
                                    protocol.encode_report(report),
                                    protocol.report_properties(self.cfg.code, report.origin, at, self.user), mandatory=True)
         self._reported = health
+
+    def _publish_own(self, body: bytes, properties: pika.BasicProperties) -> None:
+        """A small message to the branch's own exchange, confirmed."""
+        self.channel.basic_publish(self.names.branch_exchange(self.cfg.code), self.cfg.code, body, properties,
+                                   mandatory=True)
 
     # ------------------------------------------------------------ receipts and requests
     def await_receipts(self, timeout: float) -> None:

@@ -1,9 +1,19 @@
 """Everything that crosses RabbitMQ, encoded and checked here and nowhere else.
 
 ``messages``: the bodies (changes, reports, receipts, sync requests) and their
-checks; ``envelope``: the AMQP properties and headers around them; ``limits``: how
+checks; ``catalogue``: the catalogue down to a branch and what a branch holds;
+``envelope``: the AMQP properties and headers around them; ``limits``: how
 much work one message may ask of its reader.
 """
+from sync.protocol.catalogue import (
+    CATALOGUE,
+    CATALOGUE_STATE,
+    CATALOGUE_VERSION,
+    CatalogueMessage,
+    CatalogueState,
+    encode_catalogue,
+    encode_catalogue_state,
+)
 from sync.protocol.control import (
     RECEIPT,
     SYNC_REQUEST,
@@ -18,6 +28,8 @@ from sync.protocol.envelope import (
     APP_ID,
     BrokerDeath,
     Envelope,
+    catalogue_properties,
+    catalogue_state_properties,
     changes_properties,
     read_envelope,
     receipt_properties,
@@ -50,6 +62,8 @@ from sync.protocol.messages import (
 )
 
 __all__ = [
+    "CATALOGUE", "CATALOGUE_STATE", "CATALOGUE_VERSION", "CatalogueMessage", "CatalogueState", "catalogue_properties",
+    "catalogue_state_properties", "encode_catalogue", "encode_catalogue_state",
     "APP_ID", "CHANGES", "CHANGES_VERSION", "CONTENT_ENCODING", "CONTENT_TYPE", "MAX_CHANGES", "MAX_INFLATED_BYTES",
     "MAX_WIRE_BYTES", "RECEIPT", "REPORT", "SYNC_REQUEST", "VERSION", "BrokerDeath", "Change", "ChangeBatch", "Envelope",
     "Poison", "Receipt", "Report", "SyncRequest", "TooLarge", "changes_properties", "decode_changes", "decode_control",
