@@ -61,6 +61,10 @@ class BranchConfig(OfficeConfig):
     sync_windows: tuple[SyncWindow, ...] = ()
     # How often the agent checks that every change of the sales table is captured.
     capture_check_minutes: float = 5.0
+    # Whether a clerk may type another cost than the catalogue's (the Head Office marks such sales "off-price"),
+    # and sell a product the catalogue does not have (asked about once, as before the catalogue).
+    allow_cost_override: bool = True
+    allow_free_products: bool = False
 
     def in_sync_window(self, now: dt.datetime | None = None) -> bool:
         """True when no windows are set, or ``now`` (local time) falls in one."""
@@ -117,6 +121,8 @@ BRANCH_KEYS: dict[str, f.Parser] = {
     "resend_after_seconds": f.as_float(1, 30 * 86400),
     "sync_windows": f.as_windows,
     "capture_check_minutes": f.as_float(0.01, 24 * 60),
+    "allow_cost_override": f.as_bool,
+    "allow_free_products": f.as_bool,
 }
 HEAD_OFFICE_KEYS: dict[str, f.Parser] = {
     "branches": f.as_branches,

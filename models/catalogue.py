@@ -23,9 +23,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from models.money import MAX_COST, parse_money
 from models.names import name_key
@@ -152,6 +152,12 @@ def read_catalogue(conn: Connection, head_office: bool) -> Catalogue:
     return Catalogue(held_version(conn, head_office), products, prices)
 
 
+def load_catalogue(engine: Engine, head_office: bool) -> Catalogue:
+    """The whole catalogue of the office database behind ``engine`` (for a window's worker thread)."""
+    with engine.connect() as conn:
+        return read_catalogue(conn, head_office)
+
+
 def held_version(conn: Connection, head_office: bool) -> int:
     """The catalogue version this office holds (0: the seed only)."""
     if head_office:
@@ -262,6 +268,23 @@ def changes_behind(conn: Connection, held: int | None) -> tuple[int, int]:
     products = conn.execute(select(func.count()).select_from(ho_catalogue_products)
                             .where(ho_catalogue_products.c.version > base)).scalar_one()
     return int(prices), int(products)
+
+
+def off_price_sales(conn: Connection, limit: int = 1000) -> list[tuple[str, int, str, dt.date, Decimal, Decimal]]:
+    """Sales held at the Head Office whose cost is not the catalogue's price on their date (the clerk typed another):
+    (branch, its sale id, product, date, cost, the catalogue's cost), newest first.
+
+    Computed here against the price history, so no sale carries a flag of its own; a product the
+    catalogue does not have is not off-price (it is a free product, where a branch allows them).
+    """
+    rows = conn.execute(text(
+        "SELECT s.branch, s.branch_sale_id, s.product, s.sale_date, s.cost, r.cost FROM sales s "
+        "JOIN catalogue_products p ON p.name_key = LOWER(TRIM(s.product)) "
+        "JOIN catalogue_prices r ON r.product_id = p.id AND r.effective_from = ("
+        "  SELECT MAX(q.effective_from) FROM catalogue_prices q WHERE q.product_id = p.id "
+        "  AND q.effective_from <= s.sale_date) "
+        "WHERE s.cost <> r.cost ORDER BY s.sale_date DESC, s.id DESC LIMIT :n"), {"n": limit})
+    return [(b, i, name, day, Decimal(cost), Decimal(price)) for b, i, name, day, cost, price in tuples(rows)]
 
 
 # ---------------------------------------------------------------- a branch

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from config import OfficeConfig
 from models.capture import check_capture
-from models.catalogue import changes_behind, held_version
+from models.catalogue import changes_behind, held_version, off_price_sales
 from models.rows import tuples
 from models.schema import ho_branches, ho_sales, make_engine
 from sync import dead_letters
@@ -159,6 +159,8 @@ def _head_office(engine: Engine) -> tuple[ExitCode | None, list[str]]:
     with engine.connect() as conn:
         parked = dead_letters.count_parked(conn)
         version = held_version(conn, head_office=True)
-    lines.append(f"  catalogue version {version}")
+        off_price = off_price_sales(conn, 1000)
+    lines.append(f"  catalogue version {version}; off-price sales (cost not the catalogue's on their date): "
+                 f"{len(off_price)}{'+' if len(off_price) >= 1000 else ''}")
     lines.append(f"  dead letters parked: {parked}")
     return worry, lines
