@@ -21,6 +21,7 @@ from config import OfficeConfig
 from gui.app import run_window, window_engine
 from gui.background import EventPump, Newest, OneAtATime, Throttle, backed_off, every, later, run_in_thread
 from gui.branch_panel import BranchPanel
+from gui.catalogue_view import CatalogueView
 from gui.chart import SalesChart
 from gui.dead_letters import DeadLetterView
 from gui.filter_bar import FilterBar
@@ -146,6 +147,8 @@ class HeadOfficeWindow(ttk.Frame):
         self.notebook.add(self.summary, text="Subtotals")
         self.dead_letters = DeadLetterView(self.notebook, self.retry_dead_letter, self.discard_dead_letter)
         self.notebook.add(self.dead_letters, text="Dead letters")
+        self.catalogue = CatalogueView(self.notebook, self.engine, confirm=lambda t, q: self.confirm(t, q))
+        self.notebook.add(self.catalogue, text="Catalogue")
         self.notebook.bind("<<NotebookTabChanged>>", lambda e: self._tab_changed())
         main.columnconfigure(0, weight=1)
         main.rowconfigure(1, weight=1)

@@ -19,9 +19,10 @@ one; the history stays, so a sale is checked against the price of its own date.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
@@ -48,6 +49,7 @@ SEED: tuple[tuple[str, Decimal], ...] = (
 )
 SEED_FROM = dt.date(2000, 1, 1)  # the seed prices are in effect since long before any sale
 NAME_MAX = 100
+T = TypeVar("T")
 VERSION_FACT = "catalogue_version"  # at a branch: the catalogue version it holds (sync_state)
 
 
@@ -168,6 +170,12 @@ def held_version(conn: Connection, head_office: bool) -> int:
 
 
 # ---------------------------------------------------------------- the Head Office's changes
+def catalogue_write(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run one change (or an import) in its own transaction: all of it, or nothing."""
+    with engine.begin() as conn:
+        return work(conn)
+
+
 def seed_head_office(conn: Connection) -> bool:
     """Put the seed in an empty Head Office catalogue, one version per product and price; False if not empty."""
     if conn.execute(select(ho_catalogue_counter.c.id)).first() is not None:
@@ -218,7 +226,7 @@ def find_product(conn: Connection, name: str) -> Product | None:
     return Product(row[0], row[1], bool(row[2]), row[3]) if row else None
 
 
-def add_product(conn: Connection, name: str, cost: Decimal, effective_from: dt.date, active: bool = True) -> Product:
+def add_product(conn: Connection, name: str, cost: Decimal | str, effective_from: dt.date, active: bool = True) -> Product:
     """A new product with its first price; CatalogueError when a product of that name exists."""
     name, cost = check_name(name), check_cost(cost)
     if find_product(conn, name) is not None:
@@ -230,7 +238,7 @@ def add_product(conn: Connection, name: str, cost: Decimal, effective_from: dt.d
     return Product(product_id, name, active, version)
 
 
-def set_price(conn: Connection, product_id: int, cost: Decimal, effective_from: dt.date) -> int:
+def set_price(conn: Connection, product_id: int, cost: Decimal | str, effective_from: dt.date) -> int:
     """The product's cost from ``effective_from`` on (replacing a price set for that very day); returns its version."""
     cost = check_cost(cost)
     version = _bump(conn)
