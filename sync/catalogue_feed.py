@@ -12,7 +12,8 @@ and whenever a branch speaks, ``due`` decides for each branch:
   message waiting, however many changes are made meanwhile), unless the branch has
   spoken again long after it was sent without moving on (``RESEND_AFTER``);
 - otherwise: a delta from the version it holds, or a compressed snapshot when it
-  holds nothing yet (new, or its database re-created) or is far behind.
+  holds nothing yet (new, or its database re-created: a version lower than it said
+  before forgets what was sent) or is far behind.
 
 What was sent is recorded only after the broker confirmed it (``mark_sent``, with
 the next check): a crash in between sends it again, which changes nothing.
@@ -46,9 +47,17 @@ class Sending:
 
 
 def record_state(conn: Connection, state: protocol.CatalogueState) -> None:
-    """A branch said which catalogue version it holds."""
-    conn.execute(update(ho_branches).where(ho_branches.c.code == state.branch).values(
-        catalogue_held=state.version, catalogue_heard_at=dt.datetime.now()))
+    """A branch said which catalogue version it holds.
+
+    A version lower than the one it said before is a database re-created or restored:
+    what was sent to the old one counts for nothing, so the next check sends again.
+    """
+    before = conn.execute(select(ho_branches.c.catalogue_held).where(ho_branches.c.code == state.branch)
+                          .with_for_update()).scalar()
+    values: dict[str, object] = {"catalogue_held": state.version, "catalogue_heard_at": dt.datetime.now()}
+    if before is not None and state.version < before:
+        values.update(catalogue_sent_base=None, catalogue_sent_version=None, catalogue_sent_at=None)
+    conn.execute(update(ho_branches).where(ho_branches.c.code == state.branch).values(**values))
 
 
 def mark_sent(conn: Connection, sent: list[tuple[str, int, int]]) -> None:

@@ -29,7 +29,7 @@ from sync.protocol.messages import LATEST_MS, Poison, _is_int, pack, register_fr
 
 CATALOGUE, CATALOGUE_STATE = "catalogue", "catalogue-state"
 CATALOGUE_VERSION = 2
-PART_ITEMS = 12_000  # products and prices in one message: within the limits of a changes message
+PART_ITEMS = 25_000  # products and prices in one message (4 values each): within the limits of a changes message
 register_type(CATALOGUE, CATALOGUE_VERSION, {"branch", "full", "base", "version", "products", "prices"})
 register_type(CATALOGUE_STATE, CATALOGUE_VERSION, {"branch", "origin", "version", "at"})
 
