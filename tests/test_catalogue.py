@@ -109,6 +109,27 @@ def test_a_new_price_a_future_price_a_retired_and_a_new_product_reach_three_bran
     assert "Paper,14.00\n" in later and len(later.splitlines()) == 1 + 8 + MANY   # header, 7 + Glue, and the many
 
 
+def test_a_kill_9_of_the_head_office_while_it_sends_snapshots_loses_nothing_and_parks_nothing(offices):
+    ho = offices.engine("ho")
+    add_many(ho, MANY)
+    with running(*[OutboxRelay(b) for b in offices.branches]):
+        consumer = spawn("ho_app.py", offices.paths["ho"], "--headless")
+        try:
+            wait_for(lambda: any(holds_the_head_offices(offices, b) for b in offices.codes), 90, "a first snapshot")
+            kill9(consumer)
+            with ho.begin() as conn:                    # a change while the Head Office's consumer is down
+                set_price(conn, find_product(conn, "Pens").id, Decimal("2.60"), TODAY)
+            consumer = spawn("ho_app.py", offices.paths["ho"], "--headless")
+            for code in offices.codes:
+                wait_for(lambda c=code: holds_the_head_offices(offices, c), 90, f"{code} to hold the catalogue")
+        finally:
+            stop(consumer)
+    expected = show(offices, "ho", TODAY)
+    assert "Pens,2.60\n" in expected and all(show(offices, code, TODAY) == expected for code in offices.codes)
+    with ho.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM sync_dead_letters")).scalar_one() == 0
+
+
 def test_a_branch_database_re_created_from_scratch_receives_the_whole_catalogue(offices):
     ho = offices.engine("ho")
     with ho.begin() as conn:
