@@ -83,6 +83,7 @@ class SaleForm(ttk.Frame):
         self.vars["sale_date"].set(dt.date.today().isoformat())
         self.vars["region"].set(default_region)
         self._filled_cost: str | None = None   # the cost the form put in Cost (None: the clerk's own, or none)
+        self._loading = False                   # a saved sale's values are being put in: Cost is its own
 
         self.heading = ttk.Label(self, text="New sale", style="Section.TLabel")
         self.heading.grid(row=0, column=0, sticky="w", pady=(0, 8))
@@ -170,6 +171,8 @@ class SaleForm(ttk.Frame):
 
     def _fill_cost_from_catalogue(self) -> None:
         """Cost from the catalogue, on the sale's date, unless the clerk has typed a cost of their own."""
+        if self._loading:
+            return
         price = self.catalogue_cost()
         current = self.vars["cost"].get().strip()
         ours = not current or current == self._filled_cost or not self.allow_cost_override
@@ -330,9 +333,13 @@ class SaleForm(ttk.Frame):
         self._edited_product = sale.product
         values = {"sale_date": day_text(sale.sale_date), "region": sale.region, "product": sale.product,
                   "qty": str(sale.qty), "cost": str(sale.cost)}
-        self._filled_cost = "\0"   # nothing filled: the sale's own cost stays while its values are loaded
-        for name, value in values.items():
-            self.vars[name].set(value)
+        self._loading = True
+        try:
+            for name, value in values.items():
+                self.vars[name].set(value)
+        finally:
+            self._loading = False
+        # Cost follows a new date only if it was the catalogue's on the sale's own date.
         self._filled_cost = values["cost"] if self.catalogue_cost() == sale.cost else None
         for field in self.fields.values():
             field.show_error(None)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import Column, Table, func, insert, select, text, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Connection, Engine
 
@@ -137,7 +137,7 @@ def seed_catalogue() -> Catalogue:
 
 
 # ---------------------------------------------------------------- reading (either office)
-def _tables(head_office: bool):  # type: ignore[no-untyped-def]
+def _tables(head_office: bool) -> tuple[Table, Table]:
     return (ho_catalogue_products, ho_catalogue_prices) if head_office else (bo_catalogue_products, bo_catalogue_prices)
 
 
@@ -311,9 +311,13 @@ def seed_branch(conn: Connection) -> bool:
     return True
 
 
-def _newer(conn: Connection, keyed: dict[tuple, int], key_columns: Sequence, version_column) -> set[tuple]:  # type: ignore[no-untyped-def, type-arg]
-    """The keys whose incoming version is above the one held (or not held at all)."""
-    held: dict[tuple, int] = {}  # type: ignore[type-arg]
+Key = tuple[object, ...]
+
+
+def _newer(conn: Connection, keyed: dict[Key, int], key_columns: Sequence[Column[object]],
+           version_column: Column[int]) -> set[Key]:
+    """The keys whose incoming version is above the one held (or not held at all), their rows locked."""
+    held: dict[Key, int] = {}
     keys = list(keyed)
     for start in range(0, len(keys), 1000):
         chunk = keys[start:start + 1000]
@@ -335,7 +339,7 @@ def apply_items(conn: Connection, items: Items) -> tuple[int, int]:
     """
     p, r = bo_catalogue_products.c, bo_catalogue_prices.c
     held = held_version(conn, head_office=False)
-    products = {(x.id,): x.version for x in items.products}
+    products: dict[Key, int] = {(x.id,): x.version for x in items.products}
     fresh_products = _newer(conn, products, [p.id], p.version)
     upsert_p = mysql_insert(bo_catalogue_products)
     upsert_p = upsert_p.on_duplicate_key_update(name=upsert_p.inserted.name, name_key=upsert_p.inserted.name_key,
@@ -344,7 +348,7 @@ def apply_items(conn: Connection, items: Items) -> tuple[int, int]:
             for x in items.products if (x.id,) in fresh_products]
     if rows:
         conn.execute(upsert_p, rows)
-    prices = {(x.product_id, x.effective_from): x.version for x in items.prices}
+    prices: dict[Key, int] = {(x.product_id, x.effective_from): x.version for x in items.prices}
     fresh_prices = _newer(conn, prices, [r.product_id, r.effective_from], r.version)
     upsert_r = mysql_insert(bo_catalogue_prices)
     upsert_r = upsert_r.on_duplicate_key_update(cost=upsert_r.inserted.cost, version=upsert_r.inserted.version)

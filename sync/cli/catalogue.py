@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from config import OfficeConfig
@@ -86,7 +87,7 @@ def run(cfg: OfficeConfig, args: argparse.Namespace, today: dt.date | None = Non
         engine.dispose()
 
 
-def _import(engine, args: argparse.Namespace, today: dt.date) -> int:  # type: ignore[no-untyped-def]
+def _import(engine: Engine, args: argparse.Namespace, today: dt.date) -> int:
     try:
         text = Path(args.file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
