@@ -300,6 +300,10 @@ def seed_branch(conn: Connection) -> bool:
     """Put the seed in a branch's catalogue at version 0 unless it holds one; False if it does."""
     if conn.execute(select(bo_state.c.value).where(bo_state.c.name == VERSION_FACT)).scalar() is not None:
         return False
+    # Its version unknown (sync_state lost): it says 0, and the Head Office sends it everything.
+    conn.execute(insert(bo_state).values(name=VERSION_FACT, value="0"))
+    if conn.execute(select(bo_catalogue_products.c.id).limit(1)).first() is not None:
+        return False
     seed = seed_catalogue()
     conn.execute(insert(bo_catalogue_products), [
         {"id": p.id, "name": p.name, "name_key": name_key(p.name), "active": True, "version": 0}
@@ -307,7 +311,6 @@ def seed_branch(conn: Connection) -> bool:
     conn.execute(insert(bo_catalogue_prices), [
         {"product_id": r.product_id, "effective_from": r.effective_from, "cost": r.cost, "version": 0}
         for prices in seed.prices.values() for r in prices])
-    conn.execute(insert(bo_state).values(name=VERSION_FACT, value="0"))
     return True
 
 
