@@ -24,6 +24,7 @@ from models.schema import bo_state
 from sync import events, protocol
 
 FROM_HEAD_OFFICE = "catalogue_from_ho"  # sync_state: this branch has received a catalogue from its Head Office
+LOOK_SECONDS = 5.0  # between two looks at the version held, besides the one after each catalogue applied
 
 
 class CatalogueAtBranch:
@@ -34,6 +35,7 @@ class CatalogueAtBranch:
         self.code, self.engine, self.origin, self.publish, self.user = code, engine, origin, publish, user
         self.emit, self.log = emit, log
         self._reported: int | None = None
+        self._next_look = 0.0  # the session calls report() after every pass: look at the database now and then
 
     def receive(self, message: protocol.CatalogueMessage) -> None:
         """Apply a catalogue message and commit (the session acks it when this returns)."""
@@ -44,10 +46,13 @@ class CatalogueAtBranch:
         self.log.info("catalogue %s from the Head Office: %d item(s) newer than held; now at version %d",
                       "snapshot" if message.full else f"changes after version {message.items.base}", applied, held)
         self.emit(events.CatalogueReceived(self.code, held, applied))
-        self.report()
+        self.report(now=True)
 
-    def report(self) -> None:
+    def report(self, now: bool = False) -> None:
         """Tell the Head Office the version held, when it moved (or was never said in this session)."""
+        if not now and time.monotonic() < self._next_look:
+            return
+        self._next_look = time.monotonic() + LOOK_SECONDS
         with self.engine.connect() as conn:
             held = held_version(conn, head_office=False)
             if held == self._reported:
