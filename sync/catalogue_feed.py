@@ -6,11 +6,14 @@ catalogue version the branch last said it holds (``catalogue_held``, from its
 then, up to which version, and when the broker confirmed it).  Every few seconds,
 and whenever a branch speaks, ``due`` decides for each branch:
 
-- it holds the current version: nothing;
+- it has never said what it holds (a branch of the previous release, which reads no
+  catalogue; a new branch says so when it first connects), or it holds the current
+  version: nothing;
 - something was sent since it last spoke, from the version it still holds: wait
   (that message is in its durable queue; a branch offline for weeks has that one
   message waiting, however many changes are made meanwhile), unless the branch has
-  spoken again long after it was sent without moving on (``RESEND_AFTER``);
+  spoken again long after it was sent without moving on (``RESEND_AFTER``; a branch
+  says its version again once a day);
 - otherwise: a delta from the version it holds, or a compressed snapshot when it
   holds nothing yet (new, or its database re-created: a version lower than it said
   before forgets what was sent) or is far behind.
@@ -77,9 +80,9 @@ def due(conn: Connection, branches: list[str], now: dt.datetime | None = None) -
                                       b.catalogue_sent_at).where(b.code.in_(branches)).order_by(b.code)))
     sendings = []
     for code, held, heard_at, sent_base, sent_at in rows:
-        if held is not None and held >= current:
-            continue
-        base = held or 0
+        if held is None or held >= current:
+            continue  # never heard (not upgraded yet: it would refuse a catalogue), or up to date
+        base = held
         if sent_at is not None and sent_base == base:
             spoke_since = heard_at is not None and heard_at - sent_at > RESEND_AFTER
             if not spoke_since:
