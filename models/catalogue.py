@@ -19,7 +19,7 @@ one; the history stays, so a sale is checked against the price of its own date.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
@@ -122,12 +122,6 @@ class Catalogue:
     def names(self) -> list[str]:
         """Every product on sale (whatever its price's date), by name."""
         return sorted((p.name for p in self.products.values() if p.active), key=name_key)
-
-    def future_prices(self, day: dt.date) -> list[tuple[str, Price]]:
-        """Prices that take effect after ``day``, by date."""
-        rows = [(self.products[p.product_id].name, p) for prices in self.prices.values() for p in prices
-                if p.effective_from > day and p.product_id in self.products]
-        return sorted(rows, key=lambda row: (row[1].effective_from, name_key(row[0])))
 
 
 def seed_catalogue() -> Catalogue:
@@ -364,7 +358,3 @@ def apply_items(conn: Connection, items: Items) -> tuple[int, int]:
         fact = mysql_insert(bo_state).values(name=VERSION_FACT, value=str(now_held))
         conn.execute(fact.on_duplicate_key_update(value=fact.inserted.value))
     return len(rows) + len(price_rows), now_held
-
-
-def names_of(products: Iterable[Product]) -> list[str]:
-    return sorted((p.name for p in products), key=name_key)
