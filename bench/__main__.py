@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import fig_backlog, fig_branches, fig_latency, fig_memory, fig_slowlink, fig_window, report
+from bench import fig_backlog, fig_branches, fig_catalogue, fig_latency, fig_memory, fig_slowlink, fig_window, report
 from bench.offices import BenchOffices
 from bench.processes import ROOT
 from bench.sizes import SIZES
@@ -32,6 +32,7 @@ EXPERIMENTS = {
     "memory": (fig_memory.run, (6,)),
     "branches": (fig_branches.run, (7,)),
     "window": (fig_window.run, (8,)),
+    "catalogue": (fig_catalogue.run, (9,)),
 }
 ALIASES = {"drain": "backlog", "ceilings": "backlog", "naive": "backlog", "many": "branches", "gui": "window"}
 
@@ -45,7 +46,7 @@ def experiment_for(choice: str) -> str:
     name = ALIASES.get(choice, choice)
     if name not in EXPERIMENTS:
         known = ", ".join([*EXPERIMENTS, *ALIASES])
-        raise argparse.ArgumentTypeError(f"{choice!r} is not a figure; give 1-8 or one of {known}")
+        raise argparse.ArgumentTypeError(f"{choice!r} is not a figure; give 1-9 or one of {known}")
     return name
 
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0].strip("`: "))
     parser.add_argument("--size", choices=list(SIZES), default="full", help="how big each figure is (default full)")
     parser.add_argument("--only", action="append", type=experiment_for, metavar="FIGURE",
-                        help="run only this figure (1-8 or a name); may be repeated")
+                        help="run only this figure (1-9 or a name); may be repeated")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench", help="where results.json and the plots go")
     parser.add_argument("--no-plots", action="store_true", help="write the JSON only")
     args = parser.parse_args(argv)

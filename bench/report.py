@@ -9,7 +9,8 @@ import math
 import sys
 from pathlib import Path
 
-FIGURE_ORDER = ("drain", "ceilings", "naive", "slow_link", "latency", "memory", "many_branches", "window_lag")
+FIGURE_ORDER = ("drain", "ceilings", "naive", "slow_link", "latency", "memory", "many_branches", "window_lag",
+                "catalogue")
 FLAT_RATIO = 1.10  # "flat in the backlog's size": at most 10% more at the larger backlog
 
 

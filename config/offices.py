@@ -65,6 +65,10 @@ class BranchConfig(OfficeConfig):
     # (and sends the totals of the last ``day_totals_days`` days, see sync/branch_days.py).
     capture_check_minutes: float = 5.0
     day_totals_days: int = 3
+    # Whether a clerk may type another cost than the catalogue's (the Head Office marks such sales "off-price"),
+    # and sell a product the catalogue does not have (asked about once, as before the catalogue).
+    allow_cost_override: bool = True
+    allow_free_products: bool = False
 
     def in_sync_window(self, now: dt.datetime | None = None) -> bool:
         """True when no windows are set, or ``now`` (local time) falls in one."""
@@ -157,6 +161,8 @@ BRANCH_KEYS: dict[str, f.Parser] = {
     "sync_windows": f.as_windows,
     "capture_check_minutes": f.as_float(0.01, 24 * 60),
     "day_totals_days": f.as_int(0, 366),
+    "allow_cost_override": f.as_bool,
+    "allow_free_products": f.as_bool,
 }
 HEAD_OFFICE_KEYS: dict[str, f.Parser] = {
     "branches": f.as_branches,

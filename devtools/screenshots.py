@@ -8,6 +8,8 @@
     screenshot-head-office-updating.png     a new filter being read: the old figures greyed, "Updating…"
     screenshot-dead-letters.png             parked messages: what each held and what to do
     screenshot-alerts.png                   the Alerts tab: two alerts active, one already cleared
+    screenshot-catalogue.png                the Head Office's Catalogue tab, a price set for next week
+    screenshot-sale-form-catalogue.png      the branch form typing ahead from the received catalogue
 
     python -m devtools.screenshots            every picture
     python -m devtools.screenshots alerts     only those named (see PICTURES below)
@@ -45,6 +47,7 @@ from gui.app import destroy_root, make_root
 from gui.branch_window import BranchWindow
 from gui.head_office_window import HeadOfficeWindow
 from models.branch_sales import PRODUCT_CATALOGUE, add_sale
+from models.catalogue import add_product, find_product, load_catalogue, set_active, set_price
 from models.sale import new_sale
 from sync.alerts import AlertMonitor
 from sync.events import ConsumerStatus
@@ -52,12 +55,13 @@ from sync.intake import IntakeConsumer
 from sync.relay import OutboxRelay
 from sync.states import ConsumerState
 from tests.gui.head_office_data import put_many_branches
-from tests.harness import Offices, assert_converged, changes_body, publish_raw, running, union_of_branches, upsert
+from tests.harness import Offices, assert_converged, changes_body, publish_raw, running, union_of_branches, upsert, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 SIZE = (1280, 800)
 FIRST_DAY, LAST_DAY = dt.date(2021, 4, 19), dt.date(2021, 5, 2)
+NEXT_WEEK = dt.date.today() + dt.timedelta(days=7)
 # How busy each branch is: sales per day at most.
 TRADE = {"bo1": 4, "bo2": 3, "bo3": 2}
 
@@ -296,6 +300,37 @@ def dead_letters_picture(offices: Offices) -> None:
     destroy_root(root)
 
 
+def catalogue_changes(offices: Offices) -> None:
+    """The Head Office sets a price for next week, adds two products and retires one; East Branch hears of it."""
+    with offices.engine("ho").begin() as conn:
+        set_price(conn, find_product(conn, "Pens").id, Decimal("2.50"), NEXT_WEEK)
+        set_price(conn, find_product(conn, "Paper").id, Decimal("13.25"), dt.date.today())
+        add_product(conn, "Glue sticks", Decimal("1.20"), dt.date.today())
+        add_product(conn, "Markers", Decimal("3.80"), dt.date.today())
+        set_active(conn, find_product(conn, "Toner").id, False)
+
+
+def catalogue_picture(offices: Offices) -> None:
+    """The Catalogue tab: Pens selected, its price from next week typed; two branches behind in the panel."""
+    root, window, consumer = open_head_office(offices, offices.ho, SIZE)
+    with running(consumer, OutboxRelay(offices.branch("bo1"))):
+        window.notebook.select(window.catalogue)
+        view = window.catalogue
+        note = window.branch_panel.catalogue_note
+        settle(root, 30, lambda: bool(view.table.visible_ids()) and "West Branch" in note.cget("text")
+               and "East Branch" not in note.cget("text"))   # East has heard, the others are behind
+        pens = str(load_catalogue(offices.engine("ho"), head_office=True).find("Pens").id)  # type: ignore[union-attr]
+        view.table.select(pens)
+        settle(root, 0.5)
+        view.vars["cost"].set("2.50")
+        view.vars["effective_from"].set(NEXT_WEEK.isoformat())
+        view.say(f"Pens costs 2.50 from {NEXT_WEEK}; every branch sells at it from that day, link or not.", "good")
+        settle(root, 1.5)
+        photograph(DOCS / "screenshot-catalogue.png")
+    window.dispose()
+    destroy_root(root)
+
+
 def alerts_picture(offices: Offices) -> None:
     """The Alerts tab: bo2's capture broken and a dead letter from bo3 active, bo1's silence raised and cleared."""
     root, window, consumer = open_head_office(offices, offices.ho, SIZE)
@@ -330,6 +365,29 @@ def alerts_picture(offices: Offices) -> None:
     destroy_root(root)
 
 
+def sale_form_catalogue_picture(offices: Offices) -> None:
+    """East Branch, offline, typing "pen" next week: Product completes from the catalogue, the list narrows."""
+    cfg = dataclasses.replace(offices.branch("bo1"), amqp_urls=("amqp://guest:guest@127.0.0.1:1/%2F",))
+    root, window, relay = open_branch(cfg)
+    with running(relay):
+        form = window.form
+        settle(root, 15, lambda: "Glue sticks" in form.product_box.cget("values"))
+        root.focus_force()
+        form.vars["sale_date"].set(NEXT_WEEK.isoformat())
+        form.vars["qty"].set("")
+        form.product_box.focus_set()
+        settle(root, 0.3)
+        for char in "pen":
+            form.product_box.event_generate("<KeyPress>", keysym=char)
+        settle(root, 0.3)
+        form.product_box.event_generate("<Down>")  # the list, narrowed to what holds "pen"
+        settle(root, 1.5)
+        photograph(DOCS / "screenshot-sale-form-catalogue.png")
+        form.product_box.event_generate("<Escape>")
+    window.dispose()
+    destroy_root(root)
+
+
 def _pillow_grabs() -> bool:
     try:
         from PIL import features
@@ -342,7 +400,8 @@ PICTURES: dict[str, Callable[[Offices], None]] = {
     "branch": branch_picture, "branch-offline": branch_offline_picture, "head-office": head_office_picture,
     "subtotals": head_office_subtotals_picture, "500-branches": head_office_many_branches_picture,
     "alerts": alerts_picture, "head-office-updating": head_office_updating_picture,
-    "dead-letters": dead_letters_picture,
+    "dead-letters": dead_letters_picture, "catalogue": catalogue_picture,
+    "sale-form-catalogue": sale_form_catalogue_picture,
 }
 
 
@@ -361,11 +420,20 @@ def main(argv: list[str] | None = None) -> int:
             relays = [OutboxRelay(b) for b in offices.branches]
             with running(IntakeConsumer(offices.ho), *relays):
                 assert_converged(offices)
+                for branch in offices.branches:  # every branch holds the first catalogue
+                    wait_for(lambda b=branch.code: load_catalogue(offices.engine(b), head_office=False).version > 0, 30,
+                             f"{branch.code} to hold the catalogue")
             for name in names:
+                if name in ("catalogue", "sale-form-catalogue") and not catalogue_changed(offices):
+                    catalogue_changes(offices)
                 PICTURES[name](offices)
         finally:
             offices.cleanup()
     return 0
+
+
+def catalogue_changed(offices: Offices) -> bool:
+    return load_catalogue(offices.engine("ho"), head_office=True).find("Markers") is not None
 
 
 if __name__ == "__main__":

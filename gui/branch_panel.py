@@ -50,6 +50,12 @@ class BranchPanel(ttk.Frame):
         self.alerts = ttk.Label(self, style="Caption.TLabel", foreground=TONES["bad"], wraplength=330, justify="left")
         self.alerts.grid(row=2, column=0, sticky="w")
         self.alerts.bind("<Configure>", lambda e: self.alerts.configure(wraplength=max(150, self.winfo_width() - 4)))
+        # Branches whose catalogue is behind the Head Office's ("2 price changes behind, last heard 26 h ago").
+        self.catalogue_note = ttk.Label(self, style="Caption.TLabel", foreground=TONES["muted"], wraplength=330,
+                                        justify="left")
+        self.catalogue_note.grid(row=3, column=0, sticky="w")
+        self.catalogue_note.bind("<Configure>", lambda e: self.catalogue_note.configure(
+            wraplength=max(150, self.winfo_width() - 4)))
         self.columnconfigure(0, weight=1)
         self.rowconfigure(1, weight=1)
 
@@ -88,6 +94,11 @@ class BranchPanel(ttk.Frame):
         if len(alerted) > ALERTS_SHOWN:
             lines.append(f"… and {len(alerted) - ALERTS_SHOWN:,} more branches with an alert (marked in the table).")
         self.alerts.configure(text="\n".join(lines))
+        behind = [p for p in progress if p.catalogue_held is not None and (p.prices_behind or p.products_behind)]
+        notes = [f"{p.name}: {p.catalogue_words()}" for p in behind[:ALERTS_SHOWN]]
+        if len(behind) > ALERTS_SHOWN:
+            notes.append(f"… and {len(behind) - ALERTS_SHOWN:,} more branches behind on the catalogue.")
+        self.catalogue_note.configure(text="\n".join(notes))
 
     def tick(self) -> None:
         """Move the 'how long ago' texts on without asking the database."""

@@ -42,6 +42,7 @@ from models.branch_sales import (
     update_sale,
     waiting,
 )
+from models.catalogue import load_catalogue
 from models.names import merge_names
 from models.sale import Sale
 from sync import events as ev
@@ -92,7 +93,8 @@ class BranchWindow(ttk.Frame):
         self.banner.hide()
         body = ttk.Frame(self)
         body.grid(row=2, column=0, sticky="nsew")
-        self.form = SaleForm(body, cfg.tax_rate, cfg.region, self._submit, confirm=lambda t, q: self.confirm(t, q))
+        self.form = SaleForm(body, cfg.tax_rate, cfg.region, self._submit, confirm=lambda t, q: self.confirm(t, q),
+                             allow_cost_override=cfg.allow_cost_override, allow_free_products=cfg.allow_free_products)
         self.form.grid(row=0, column=0, rowspan=2, sticky="nsw")
         ttk.Separator(body, orient="vertical").grid(row=0, column=1, rowspan=2, sticky="ns")
         self.days = DayStatusLine(body, self.engine)  # above the sales: the Head Office's word on this branch's days
@@ -113,6 +115,7 @@ class BranchWindow(ttk.Frame):
         self.pump = EventPump(self, events, self.handle_event).start()
         every(self, REFRESH_MS, self.refresh)
         self._load_known_names()
+        self._load_catalogue()
         self.refresh()
         focus_and_select(self.form.inputs["sale_date"])
 
@@ -156,6 +159,8 @@ class BranchWindow(ttk.Frame):
                 self._sync_ended(event)
             case ev.ReceiptsRecorded():
                 self.refresh()
+            case ev.CatalogueReceived():
+                self._load_catalogue()
 
     def _link_changed(self, event: ev.LinkStatus) -> None:
         words, tone = link_words(event)
@@ -250,6 +255,14 @@ class BranchWindow(ttk.Frame):
                 self.form.set_known(known.products, merge_names([self.cfg.region], known.regions))
 
         run_in_thread(self, lambda: known_names(self.engine), done)
+
+    def _load_catalogue(self) -> None:
+        """Sell from the catalogue this branch holds (received from the Head Office; offline, the last one)."""
+        def done(ok: bool, catalogue) -> None:
+            if ok:
+                self.form.set_catalogue(catalogue)
+
+        run_in_thread(self, lambda: load_catalogue(self.engine, head_office=False), done)
 
     # ------------------------------------------------------------ writing
     def _submit(self, sale: Sale, editing_id: int | None) -> None:

@@ -24,6 +24,7 @@ from gui.alerts_view import AlertsView
 from gui.app import run_window, window_engine
 from gui.background import EventPump, LiveRefresh, Newest, OneAtATime, every, later, run_in_thread
 from gui.branch_panel import BranchPanel
+from gui.catalogue_view import CatalogueView
 from gui.chart import SalesChart
 from gui.day_close_view import DayCloseView
 from gui.dead_letters import DeadLetterView
@@ -163,6 +164,8 @@ class HeadOfficeWindow(ttk.Frame):
         self.alerts = AlertsView(self.notebook, self.engine, self.branch_name, on_loaded=self._alerts_loaded,
                                  on_failed=self._database_failed)
         self.notebook.add(self.alerts, text="Alerts")
+        self.catalogue = CatalogueView(self.notebook, self.engine, confirm=lambda t, q: self.confirm(t, q))
+        self.notebook.add(self.catalogue, text="Catalogue")
         self.notebook.bind("<<NotebookTabChanged>>", lambda e: self._tab_changed())
         main.columnconfigure(0, weight=1)
         main.rowconfigure(1, weight=1)

@@ -2,9 +2,16 @@
 
 The form checks a sale with ``models.sale.new_sale``, the very rules the Head
 Office applies, and computes amounts only through ``models.money.compute_line``.
-Products and regions are matched to the names already known without regard to
-case (``models.names``), and a new one is accepted only after asking once.
-It never touches the database: it hands a checked ``Sale`` to ``on_submit``.
+Products come from the catalogue the branch received from the Head Office
+(``models.catalogue``): Product completes as the clerk types (the rest of the
+name selected, so typing on replaces it) and its list narrows to the names that
+hold what is typed; Cost is filled with the price in effect on the sale's date,
+and follows the date until the clerk types a cost of their own.  Whether the clerk
+may type another cost (``allow_cost_override``) or a product the catalogue does not
+have (``allow_free_products``: then asked about once) are the branch's settings.
+Regions are matched to the names already known without regard to case
+(``models.names``).  It never touches the database: it hands a checked ``Sale`` to
+``on_submit``.
 """
 from __future__ import annotations
 
@@ -20,9 +27,9 @@ from gui.formats import day_text, money, sentence
 from gui.keys import focus_and_select
 from gui.theme import TONES
 from gui.widgets import LabelledField
-from models.branch_sales import PRODUCT_CATALOGUE, catalogue_cost
+from models.catalogue import Catalogue, seed_catalogue
 from models.money import MAX_COST, compute_line, parse_money
-from models.names import known_spelling, merge_names
+from models.names import known_spelling, merge_names, name_key
 from models.sale import QTY_MAX, Sale, SaleInvalid, new_sale
 
 FIELD_ORDER = ("sale_date", "region", "product", "qty", "cost")
@@ -60,18 +67,23 @@ class SaleForm(ttk.Frame):
     """
 
     def __init__(self, master: tk.Misc, tax_rate: Decimal, default_region: str, on_submit: Submit,
-                 confirm: Confirm = lambda title, question: True):
+                 confirm: Confirm = lambda title, question: True, catalogue: Catalogue | None = None,
+                 allow_cost_override: bool = True, allow_free_products: bool = False):
         super().__init__(master, padding=(16, 12))
         self.tax_rate = tax_rate
         self.on_submit = on_submit
         self.confirm = confirm
+        self.allow_cost_override, self.allow_free_products = allow_cost_override, allow_free_products
+        self.catalogue = catalogue or seed_catalogue()
         self.editing_id: int | None = None
+        self._edited_product: str | None = None   # the product of the sale being edited (kept even if retired)
         self._before_edit: dict[str, str] | None = None   # date and region of the new sale an edit interrupted
-        self.known = {"product": list(PRODUCT_CATALOGUE), "region": [default_region]}
+        self.known = {"product": self.catalogue.names(), "region": [default_region]}
         self.vars = {name: tk.StringVar(self) for name in FIELD_ORDER}
         self.vars["sale_date"].set(dt.date.today().isoformat())
         self.vars["region"].set(default_region)
-        self._previous_product = ""
+        self._filled_cost: str | None = None   # the cost the form put in Cost (None: the clerk's own, or none)
+        self._loading = False                   # a saved sale's values are being put in: Cost is its own
 
         self.heading = ttk.Label(self, text="New sale", style="Section.TLabel")
         self.heading.grid(row=0, column=0, sticky="w", pady=(0, 8))
@@ -90,6 +102,12 @@ class SaleForm(ttk.Frame):
             self.fields[name].grid(row=row, column=0, sticky="ew", pady=(0, 8))
         self.inputs: dict[str, tk.Widget] = {name: field.input for name, field in self.fields.items()}
         self.inputs["sale_date"] = self.fields["sale_date"].input.entry
+        if not allow_cost_override:
+            self.fields["cost"].input.configure(state="readonly", takefocus=0)
+        # Type-ahead runs after the entry's own binding has inserted the key.
+        box = self.product_box
+        box.bindtags((*box.bindtags()[:2], "TypeAhead", *box.bindtags()[2:]))
+        box.bind_class("TypeAhead", "<KeyPress>", self._type_ahead)
 
         self.amounts = self._build_amounts(row=len(FIELD_ORDER) + 1)
         buttons = ttk.Frame(self)
@@ -134,20 +152,53 @@ class SaleForm(ttk.Frame):
     # ------------------------------------------------------------ reacting to typing
     def _changed(self, name: str) -> None:
         self.fields[name].show_error(None)
-        if name == "product":
+        if name in ("product", "sale_date"):
             self._fill_cost_from_catalogue()
         if name in ("qty", "cost"):
             self._update_amounts()
 
+    def sale_day(self) -> dt.date | None:
+        """The date typed, when it is one."""
+        try:
+            return dt.date.fromisoformat(self.vars["sale_date"].get().strip())
+        except ValueError:
+            return None
+
+    def catalogue_cost(self) -> Decimal | None:
+        """The catalogue's cost of the product typed, on the date typed (None: no such product or date)."""
+        day = self.sale_day()
+        return self.catalogue.cost_of(self.vars["product"].get(), day) if day else None
+
     def _fill_cost_from_catalogue(self) -> None:
-        """Fill Cost from the catalogue unless the clerk has typed a cost of their own."""
-        product = self.vars["product"].get()
-        price = catalogue_cost(product)
+        """Cost from the catalogue, on the sale's date, unless the clerk has typed a cost of their own."""
+        if self._loading:
+            return
+        price = self.catalogue_cost()
         current = self.vars["cost"].get().strip()
-        previous_price = catalogue_cost(self._previous_product)
-        self._previous_product = product
-        if price is not None and (not current or (previous_price is not None and current == str(previous_price))):
+        ours = not current or current == self._filled_cost or not self.allow_cost_override
+        if ours and price is not None and current != str(price):
+            self._filled_cost = str(price)
             self.vars["cost"].set(str(price))
+        elif ours and price is None and self._filled_cost is not None and current == self._filled_cost:
+            self._filled_cost = None   # no price on that day: the old one must not stay as if it were
+            self.vars["cost"].set("")
+
+    def _type_ahead(self, event: tk.Event) -> None:
+        """Complete the product from the catalogue as it is typed, and narrow the list to what matches."""
+        box = self.product_box
+        typed = box.get()
+        wanted = name_key(typed)
+        names = self.known["product"]
+        box.configure(values=[n for n in names if wanted in name_key(n)] or names)
+        if not event.char or not event.char.isprintable() or event.keysym in ("BackSpace", "Delete"):
+            return
+        if box.index("insert") != len(typed) or not wanted:
+            return   # typing inside the name, not at its end
+        match = next((n for n in self.catalogue.names() if name_key(n).startswith(wanted)), None)
+        if match and len(match) > len(typed) and name_key(match[:len(typed)]) == name_key(typed):
+            self.vars["product"].set(match)
+            box.icursor(len(typed))
+            box.selection_range(len(typed), "end")
 
     def _update_amounts(self) -> None:
         line = self.preview()
@@ -186,16 +237,44 @@ class SaleForm(ttk.Frame):
                 errors["qty"] = "Qty must be a whole number, like 12"
             self.show_errors(errors)
             return
+        refusal = self._catalogue_refusal(sale)
+        if refusal:
+            self.show_errors(refusal)
+            return
         sale = self._with_known_names(sale)
         if sale is not None:
             self.on_submit(sale, self.editing_id)
+
+    def _catalogue_refusal(self, sale: Sale) -> dict[str, str] | None:
+        """Why the catalogue refuses this sale (a sentence per field), or None."""
+        product = self.catalogue.find(sale.product)
+        kept = self.editing_id is not None and self._edited_product is not None \
+            and name_key(self._edited_product) == name_key(sale.product)
+        if product is None:
+            if self.allow_free_products or kept:
+                return None
+            return {"product": f"“{sale.product}” is not in the catalogue; choose a product from the list"}
+        price = self.catalogue.price_on(product.id, sale.sale_date)
+        if not product.active and not kept:
+            return {"product": f"{product.name} is no longer on sale (the Head Office retired it)"}
+        if price is None:
+            if kept:
+                return None
+            later = [p.effective_from for p in self.catalogue.prices.get(product.id, []) if p.effective_from > sale.sale_date]
+            when = f" before {later[0]:%Y-%m-%d}" if later else ""
+            return {"product": f"{product.name} has no price in the catalogue{when}; check the date"}
+        if not self.allow_cost_override and sale.cost != price.cost:
+            return {"cost": f"The cost of {product.name} on {sale.sale_date:%Y-%m-%d} is {price.cost} "
+                            "(this branch does not change the catalogue's costs)"}
+        return None
 
     def _with_known_names(self, sale: Sale) -> Sale | None:
         """The sale with its product and region spelled as already known; None when the clerk declines a new name."""
         spelled = {}
         for field, word in NAMED.items():
             typed = getattr(sale, field)
-            known = known_spelling(typed, self.known[field])
+            product = self.catalogue.find(typed) if field == "product" else None
+            known = product.name if product else known_spelling(typed, self.known[field])
             if known is None:
                 question = (f"“{typed}” is not a {word} this branch has used before.\n\n"
                             f"Save the sale with “{typed}” as a new {word}?")
@@ -236,6 +315,7 @@ class SaleForm(ttk.Frame):
         self._leave_edit()
         for name in ("product", "qty", "cost"):
             self.vars[name].set("")
+        self._filled_cost = None
         for field in self.fields.values():
             field.show_error(None)
         self.inputs["product"].focus_set()
@@ -250,11 +330,17 @@ class SaleForm(ttk.Frame):
         if self._before_edit is None:
             self._before_edit = {name: self.vars[name].get() for name in ("sale_date", "region")}
         self.editing_id = sale_id
-        self._previous_product = sale.product
+        self._edited_product = sale.product
         values = {"sale_date": day_text(sale.sale_date), "region": sale.region, "product": sale.product,
                   "qty": str(sale.qty), "cost": str(sale.cost)}
-        for name, value in values.items():
-            self.vars[name].set(value)
+        self._loading = True
+        try:
+            for name, value in values.items():
+                self.vars[name].set(value)
+        finally:
+            self._loading = False
+        # Cost follows a new date only if it was the catalogue's on the sale's own date.
+        self._filled_cost = values["cost"] if self.catalogue_cost() == sale.cost else None
         for field in self.fields.values():
             field.show_error(None)
         self.heading.configure(text=f"Editing sale #{sale_id}")
@@ -274,6 +360,7 @@ class SaleForm(ttk.Frame):
 
     def _leave_edit(self) -> None:
         self.editing_id = None
+        self._edited_product = None
         if self._before_edit is not None:
             for name, value in self._before_edit.items():
                 self.vars[name].set(value)
@@ -284,6 +371,15 @@ class SaleForm(ttk.Frame):
         self.hint.configure(text=HINT_NEW)
 
     def set_known(self, products: list[str], regions: list[str]) -> None:
-        """Offer these products and regions (besides the catalogue and the office's region) and match to them."""
-        self.add_known("product", products)
+        """Offer these regions (besides the office's), and these products where the branch allows free entry."""
+        if self.allow_free_products:
+            self.add_known("product", products)
         self.add_known("region", regions)
+
+    def set_catalogue(self, catalogue: Catalogue) -> None:
+        """Sell from this catalogue from now on (the branch received a new one); Cost follows it."""
+        self.catalogue = catalogue
+        extra = [n for n in self.known["product"] if self.allow_free_products and catalogue.find(n) is None]
+        self.known["product"] = merge_names(catalogue.names(), extra)
+        self.product_box.configure(values=self.known["product"])
+        self._fill_cost_from_catalogue()

@@ -14,22 +14,14 @@ from sqlalchemy import String, and_, cast, delete, func, insert, or_, select, tr
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from models.catalogue import SEED
 from models.names import merge_names
 from models.rows import one, tuples
 from models.sale import FIELDS, Sale
 from models.schema import PENDING, REJECTED, SENT, STATE_NAMES, bo_outbox, bo_sales
 
-# What the clerk can pick; choosing one fills its cost, which stays editable.
-PRODUCT_CATALOGUE: dict[str, Decimal] = {
-    "Paper": Decimal("12.95"),
-    "Pens": Decimal("2.19"),
-    "Pencils": Decimal("0.89"),
-    "Envelopes": Decimal("6.30"),
-    "Folders": Decimal("4.75"),
-    "Notebooks": Decimal("3.49"),
-    "Staplers": Decimal("8.99"),
-    "Toner": Decimal("64.50"),
-}
+# The list the first release sold from; the Head Office's catalogue starts from it (models/catalogue.py).
+PRODUCT_CATALOGUE: dict[str, Decimal] = dict(SEED)
 
 _bs = bo_sales.c
 _o = bo_outbox.c
@@ -83,12 +75,6 @@ class SalesPage:
 
     rows: list[BranchSale]
     matching: int
-
-
-def catalogue_cost(product: str) -> Decimal | None:
-    """The catalogue cost of a product, matched without regard to case or spaces."""
-    wanted = product.strip().casefold()
-    return next((cost for name, cost in PRODUCT_CATALOGUE.items() if name.casefold() == wanted), None)
 
 
 def add_sale(engine: Engine, sale: Sale) -> int:

@@ -6,9 +6,11 @@ Branch Office (BO) database:
                 the same transaction (models/capture.py); ``seq`` orders changes,
                 ``state`` tracks delivery
   sync_state    small facts: this database's origin id, the last sync, what the
-                Head Office last said of it
+                Head Office last said of it, the catalogue version it holds
   sync_day_totals  the control totals of each day as last sent to the Head Office,
                 and the state the Head Office last answered for that day
+  catalogue_products, catalogue_prices
+                the catalogue as received from the Head Office (its ids and versions)
 
 Head Office (HO) database:
   sales                     exactly the live rows of every branch, keyed by (branch, branch_sale_id)
@@ -31,6 +33,10 @@ Head Office (HO) database:
   sync_day_requests         what the Head Office asks a branch about a day (resend it, its per-sale hashes)
   sync_alerts               every alert raised (sync/alerts.py), open while its condition lasts,
                             then cleared: the active ones and their history
+  catalogue_products        the products the Head Office governs: name (unique as a person reads it),
+                            whether on sale, the catalogue version of its last change
+  catalogue_prices          each product's effective-dated costs, history kept, each with its version
+  catalogue_counter         one row: the catalogue's version, bumped by every change
 
 Schema changes are Alembic migrations (models/migrations/); ``init-db`` creates the
 newest schema and records its revision.
@@ -169,6 +175,36 @@ bo_sales, bo_outbox, bo_state = branch_tables(bo_metadata)
 bo_day_totals = branch_day_table(bo_metadata)
 
 
+# ---------------------------------------------------------------- the catalogue (both roles)
+def catalogue_tables(metadata: MetaData, head_office: bool) -> tuple[Table, Table]:
+    """catalogue_products and catalogue_prices; the Head Office numbers products, a branch keeps its ids."""
+    products = Table(
+        "catalogue_products", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=head_office),
+        Column("name", String(100), nullable=False),
+        Column("name_key", String(100), nullable=False),  # models.names.name_key: one product however spelled
+        Column("active", Boolean, nullable=False),
+        Column("version", BigInteger, nullable=False),  # the catalogue version of its last change
+        Index("catalogue_products_name_key", "name_key", unique=head_office),
+        Index("catalogue_products_version", "version"),
+        **TABLE_OPTS,
+    )
+    prices = Table(
+        "catalogue_prices", metadata,
+        Column("product_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("effective_from", Date, primary_key=True),
+        Column("cost", Numeric(10, 2, asdecimal=True), nullable=False),
+        Column("version", BigInteger, nullable=False),
+        CheckConstraint("cost >= 0", name="catalogue_prices_cost_not_negative"),
+        Index("catalogue_prices_version", "version"),
+        **TABLE_OPTS,
+    )
+    return products, prices
+
+
+bo_catalogue_products, bo_catalogue_prices = catalogue_tables(bo_metadata, head_office=False)
+
+
 # ---------------------------------------------------------------- head office
 def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict[str, Table]:
     """Every Head Office table, for ``shape``, by name."""
@@ -227,6 +263,13 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Column("window_seconds", Integer, nullable=True),
         # The branch's rows in ``sales``, kept by the apply (and adopt) in the same transaction.
         Column("sales_held", BigInteger, nullable=False, server_default=text("0")),
+        # The catalogue: the version the branch last said it holds and when; what was last sent to it
+        # (the version it held then, and up to which version) and when the broker confirmed that.
+        Column("catalogue_held", BigInteger, nullable=True),
+        Column("catalogue_heard_at", TS, nullable=True),
+        Column("catalogue_sent_base", BigInteger, nullable=True),
+        Column("catalogue_sent_version", BigInteger, nullable=True),
+        Column("catalogue_sent_at", TS, nullable=True),
         **TABLE_OPTS,
     )
     dead_letters = Table(
@@ -321,10 +364,17 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Index("sync_alerts_branch", "branch", "id"),
         **TABLE_OPTS,
     )
+    counter = Table(
+        "catalogue_counter", metadata,
+        Column("id", SmallInteger, primary_key=True, autoincrement=False),
+        Column("version", BigInteger, nullable=False),
+        **TABLE_OPTS,
+    )
+    products, prices = catalogue_tables(metadata, head_office=True)
     daily, by_branch = daily_table(metadata), by_branch_table(metadata)
     return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive, day_totals,
                                 day_sales, day_requests, alerts,
-                                daily, by_branch)}
+                                daily, by_branch, counter, products, prices)}
 
 
 # Money sums keep the sales' scale (cents) with room for a branch's years of sales in one group.
@@ -376,6 +426,8 @@ ho_day_totals, ho_day_sales, ho_day_requests = (_ho[n] for n in ("sync_day_total
                                                                  "sync_day_requests"))
 ho_alerts = _ho["sync_alerts"]
 ho_daily, ho_by_branch = _ho["sales_daily"], _ho["sales_by_branch"]
+ho_catalogue_counter, ho_catalogue_products, ho_catalogue_prices = (
+    _ho[n] for n in ("catalogue_counter", "catalogue_products", "catalogue_prices"))
 
 # ---------------------------------------------------------------- connecting
 _DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from models.capture import CaptureRepair, Vanished, repair_capture
+from models.catalogue import seed_branch, seed_head_office
 from models.migrations import Role, SchemaStatus, Standing, schema_status, stamp
 from models.schema import bo_metadata, bo_state, ho_metadata
 
@@ -50,6 +51,7 @@ def init_branch_database(engine: Engine, vanished: Vanished | None = None) -> Ca
         if conn.execute(bo_state.select().where(bo_state.c.name == "origin")).first() is None:
             # Identifies this database's history; a re-created database gets a new one.
             conn.execute(bo_state.insert().values(name="origin", value=str(uuid.uuid4())))
+        seed_branch(conn)  # what to sell from until the Head Office's catalogue arrives
     return repair_capture(engine, vanished)
 
 
@@ -63,6 +65,7 @@ def init_head_office_database(engine: Engine, branches: dict[str, str]) -> None:
         for code, name in branches.items():
             conn.execute(text("INSERT INTO sync_branches (code, name) VALUES (:c, :n) ON DUPLICATE KEY UPDATE name = :n"),
                          {"c": code, "n": name})
+        seed_head_office(conn)
 
 
 def check_fits(engine: Engine, role: Role) -> None:

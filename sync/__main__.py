@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sync.cli import adopt, init_db, migrate, provision, reconcile, rejoin, resend, status
+from sync.cli import adopt, catalogue, init_db, migrate, provision, reconcile, rejoin, resend, status
 from sync.locations import this_office_file
 from sync.office import load_or_exit, setup_logging
 from sync.version import __version__
 
 COMMANDS = {"init-db": init_db, "status": status, "migrate": migrate, "provision": provision, "adopt": adopt,
-            "rejoin": rejoin, "resend": resend, "reconcile": reconcile}
+            "rejoin": rejoin, "resend": resend, "reconcile": reconcile,
+            "catalogue": catalogue}
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m sync", default_config: str | None = None) -> int:
@@ -23,11 +24,19 @@ def main(argv: list[str] | None = None, prog: str = "python -m sync", default_co
     sub = parser.add_subparsers(dest="command", required=True)
     for name, command in COMMANDS.items():
         p = sub.add_parser(name, help=command.HELP, description=command.HELP)
-        if default_config:
-            p.add_argument("--config", default=default_config, help=f"the office's .toml file (default: {default_config})")
+
+        def add_config(parser: argparse.ArgumentParser) -> None:
+            if default_config:
+                parser.add_argument("--config", default=default_config,
+                                    help=f"the office's .toml file (default: {default_config})")
+            else:
+                parser.add_argument("--config", required=True, help="the office's .toml file, e.g. config/bo1.toml")
+
+        if getattr(command, "NESTED", False):  # its actions take --config after their own name
+            command.add_arguments(p, add_config)
         else:
-            p.add_argument("--config", required=True, help="the office's .toml file, e.g. config/bo1.toml")
-        command.add_arguments(p)
+            add_config(p)
+            command.add_arguments(p)
     args = parser.parse_args(argv)
     setup_logging()
     command = COMMANDS[args.command]

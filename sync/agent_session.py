@@ -23,6 +23,7 @@ from models.capture import CaptureHealth
 from sync import events, protocol
 from sync.branch_days import BranchDays, NotResent
 from sync.broker import Names, declare_topology
+from sync.catalogue_link import CatalogueAtBranch
 from sync.lanes import Lanes, Message, NotSent
 from sync.outbox import Outbox
 from sync.states import LinkState
@@ -97,6 +98,10 @@ class BranchSession:
             self.reporters.append(self._report_days)
             self.handlers[protocol.DayRequest] = self._day_requested
             self.handlers[protocol.DayStates] = days.record_states
+        self.catalogue = CatalogueAtBranch(cfg.code, outbox.engine, outbox.origin, self._publish_own, user, emit,
+                                           self.log)
+        self.handlers[protocol.CatalogueMessage] = self.catalogue.receive
+        self.reporters.append(self.catalogue.report)
 
     # ------------------------------------------------------------ the session
     def open(self) -> None:
@@ -284,6 +289,11 @@ class BranchSession:
                 self.days.send_sales(request.day, self.publish_day)
         except NotResent as exc:
             self.log.error("could not send %s again: %s", request.day, exc)
+
+    def _publish_own(self, body: bytes, properties: pika.BasicProperties) -> None:
+        """A small message to the branch's own exchange, confirmed."""
+        self.channel.basic_publish(self.names.branch_exchange(self.cfg.code), self.cfg.code, body, properties,
+                                   mandatory=True)
 
     # ------------------------------------------------------------ receipts and requests
     def await_receipts(self, timeout: float) -> None:

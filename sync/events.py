@@ -124,6 +124,15 @@ class BranchReported:
 
 
 @dataclass(frozen=True)
+class CatalogueReceived:
+    """A branch applied a catalogue message from the Head Office and now holds ``version``."""
+
+    branch: str
+    version: int
+    items: int
+
+
+@dataclass(frozen=True)
 class ConsumerStatus:
     """The Head Office consumer's state, with the failure that put it there."""
 
@@ -165,7 +174,8 @@ class DaySalesReceived:
 
 
 Event = (LinkStatus | SyncProgress | SyncFinished | ReceiptsRecorded | HeadOfficeAlert | CaptureChecked
-         | RowsApplied | DeadLettered | BranchReported | ConsumerStatus | DaysReported | DayResent | DaySalesReceived)
+         | RowsApplied | DeadLettered | BranchReported | ConsumerStatus | DaysReported | DayResent | DaySalesReceived
+         | CatalogueReceived)
 OnEvent = Callable[[Event], None]
 
 

@@ -35,6 +35,7 @@ GROUP_LIMIT = 64                    # deliveries applied in one transaction at m
 GROUP_BYTES = 1024 * 1024           # and their bodies' bytes (about 45,000 changes of typical sales)
 QUOTA_CHECK_SECONDS = 30.0
 QUEUED_CHECK_SECONDS = 3.0  # how often the database is asked for retries queued by another process
+CATALOGUE_CHECK_SECONDS = 2.0  # how often the catalogue's version is compared with what each branch holds
 
 
 @dataclass
@@ -69,6 +70,8 @@ class HeadOfficeSession:
         self.consumers: dict[str, list[str]] = {}  # branch -> its consumer tags
         self.paused: dict[str, float] = {}  # branch -> when its quota is checked again
         self.next_queued_check = 0.0
+        self.next_catalogue_check = 0.0
+        self.catalogue_confirmed: list[tuple[str, int, int]] = []  # sends confirmed, recorded by the next check
 
     # ------------------------------------------------------------ the loop
     def run(self) -> None:
@@ -127,6 +130,11 @@ class HeadOfficeSession:
                 self.paused[branch] = time.monotonic() + QUOTA_CHECK_SECONDS
                 self.job = self.worker.submit(self.work.quota_check, branch)
                 return
+        if time.monotonic() >= self.next_catalogue_check:  # cheap, and never held back by a backlog
+            self.next_catalogue_check = time.monotonic() + CATALOGUE_CHECK_SECONDS
+            confirmed, self.catalogue_confirmed = self.catalogue_confirmed, []
+            self.job = self.worker.submit(self.work.catalogue_check, confirmed)
+            return
         group = self._group()
         if group:
             self.job = self.worker.submit(self.work.process, group)
@@ -159,6 +167,9 @@ class HeadOfficeSession:
         for publication in outcome.publications:
             self.publisher.basic_publish(publication.exchange, publication.routing_key, publication.body,
                                          publication.properties)
+        self.catalogue_confirmed += outcome.catalogue_sent  # every publish above was confirmed
+        if outcome.catalogue_heard or outcome.catalogue_sent:
+            self.next_catalogue_check = 0.0
         for tag in outcome.acks:
             self.channel.basic_ack(tag)
         for event in outcome.events:

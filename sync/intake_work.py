@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from config import HeadOfficeConfig
 from models.schema import ho_branches
-from sync import dead_letters, events, protocol
+from sync import catalogue_feed, dead_letters, events, protocol
 from sync.apply import apply_changes
 from sync.backoff import Backoff
 from sync.broker import Names
@@ -69,8 +69,13 @@ class GroupOutcome:
     over_quota: set[str] = field(default_factory=set)  # branches whose queues to pause
     within_quota: set[str] = field(default_factory=set)  # paused branches to read again
     retries: list[int] = field(default_factory=list)  # dead letters queued for a retry in the database
+    # Catalogue sends to record once the broker confirmed them: (branch, version it held, up to which version).
+    catalogue_sent: list[tuple[str, int, int]] = field(default_factory=list)
+    catalogue_heard: bool = False  # a branch said which catalogue version it holds: check what it needs soon
 
     def merge(self, other: GroupOutcome) -> GroupOutcome:
+        self.catalogue_sent += other.catalogue_sent
+        self.catalogue_heard |= other.catalogue_heard
         self.acks += other.acks
         self.publications += other.publications
         self.events += other.events
@@ -103,7 +108,8 @@ class HeadOfficeWork:
         self._on_wait, self._on_recover = on_wait, on_recover
         self._backoff = Backoff(cfg.backoff_initial_seconds, min(cfg.backoff_max_seconds, 30))
         # What to do with each kind of message a branch sends besides its changes (applied in batches).
-        self.handlers: dict[type, Callable[[Connection, object, GroupOutcome], None]] = {Report: self._record_report}
+        self.handlers: dict[type, Callable[[Connection, object, GroupOutcome], None]] = {
+            Report: self._record_report, protocol.CatalogueState: self._record_catalogue_state}
         self.days = HeadOfficeDays(self.names, self.log, self._to_branch)
         self.handlers.update(self.days.handlers())
 
@@ -207,6 +213,30 @@ class HeadOfficeWork:
             pending_reported=report.pending, drain_per_minute=report.rate_per_minute,
             window_seconds=report.window_seconds))
         outcome.events.append(events.BranchReported(report.branch, report.capture_ok))
+
+    def _record_catalogue_state(self, conn: Connection, state: object, outcome: GroupOutcome) -> None:
+        assert isinstance(state, protocol.CatalogueState)
+        catalogue_feed.record_state(conn, state)
+        outcome.catalogue_heard = True
+
+    # ------------------------------------------------------------ the catalogue, down to the branches
+    def catalogue_check(self, confirmed: list[tuple[str, int, int]]) -> GroupOutcome:
+        """Record the catalogue sends the broker confirmed, then publish what each branch needs now."""
+        def check(conn: Connection) -> GroupOutcome:
+            catalogue_feed.mark_sent(conn, confirmed)
+            outcome = GroupOutcome()
+            for sending in catalogue_feed.due(conn, list(self.cfg.branches)):
+                for part, body in enumerate(sending.bodies, 1):
+                    outcome.publications.append(Publication(
+                        self.names.receipts_exchange, sending.branch, body,
+                        protocol.catalogue_properties(sending.branch, sending.version, part)))
+                outcome.catalogue_sent.append((sending.branch, sending.base, sending.version))
+                self.log.info("sending %s the catalogue %s (version %d, %d message(s), %d bytes)", sending.branch,
+                              "snapshot" if sending.full else f"changes after version {sending.base}", sending.version,
+                              len(sending.bodies), sum(len(b) for b in sending.bodies))
+            return outcome
+
+        return self._in_transaction(check)
 
     def _park(self, conn: Connection, plan: _Plan, body: bytes, reason: str, outcome: GroupOutcome,
               retry_of: int | None = None) -> int:

@@ -1,6 +1,7 @@
 """What ``python -m sync status`` reports, as data first and text second."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from config import OfficeConfig
 from models.alerts import active_alerts
 from models.capture import check_capture
+from models.catalogue import changes_behind, held_version, off_price_sales
 from models.rows import tuples
 from models.schema import ho_alerts, ho_branches, make_engine
 from sync import dead_letters
@@ -32,6 +34,26 @@ class BranchProgress:
     capture_problem: str | None = None
     reported_at: dt.datetime | None = None
     days_different: str | None = None  # the open day_different alert's sentence, when a day does not match
+    catalogue_held: int | None = None  # the catalogue version the branch last said it holds
+    catalogue_heard_at: dt.datetime | None = None
+    prices_behind: int = 0  # price changes made at the Head Office after that version
+    products_behind: int = 0  # and changes to products (new, retired, back on sale)
+
+    def catalogue_words(self) -> str:
+        """'up to date', '2 price changes behind, last heard 26 h ago', or 'not heard yet'."""
+        if self.catalogue_held is None:
+            return "catalogue not heard of yet"
+        if not self.prices_behind and not self.products_behind:
+            words = f"catalogue up to date (version {self.catalogue_held})"
+        else:
+            parts = []
+            if self.prices_behind:
+                parts.append(f"{self.prices_behind} price change{'s' if self.prices_behind != 1 else ''}")
+            if self.products_behind:
+                parts.append(f"{self.products_behind} product change{'s' if self.products_behind != 1 else ''}")
+            words = " and ".join(parts) + " behind"
+        return f"{words}, last heard {_elapsed(dt.datetime.now() - self.catalogue_heard_at)}" \
+            if self.catalogue_heard_at else words
 
 
 def branch_progress(engine: Engine) -> list[BranchProgress]:
@@ -46,12 +68,16 @@ def branch_progress(engine: Engine) -> list[BranchProgress]:
                  .subquery())
     query = (
         select(b.code, b.name, b.sales_held, b.last_seq, b.last_applied_at, b.origin, b.alert,
-               b.capture_ok, b.capture_problem, b.reported_at, different.c.sentence)
+               b.capture_ok, b.capture_problem, b.reported_at, different.c.sentence,
+               b.catalogue_held, b.catalogue_heard_at)
         .select_from(ho_branches.outerjoin(different, different.c.branch == b.code))
         .order_by(b.code)
     )
     with engine.connect() as conn:
-        return [BranchProgress(*row) for row in tuples(conn.execute(query))]
+        rows = [BranchProgress(*row) for row in tuples(conn.execute(query))]
+        behind = {held: changes_behind(conn, held) for held in {r.catalogue_held for r in rows}}
+    return [dataclasses.replace(r, prices_behind=behind[r.catalogue_held][0], products_behind=behind[r.catalogue_held][1])
+            for r in rows]
 
 
 def broker_answers(cfg: OfficeConfig) -> tuple[bool, str]:
@@ -116,6 +142,8 @@ def _branch(engine: Engine) -> tuple[ExitCode | None, list[str]]:
     else:
         worry = ExitCode.CAPTURE
         lines += ["  capture    BROKEN: " + health.sentence()[len("Change capture is broken: "):]]  # type: ignore[index]
+    with engine.connect() as conn:
+        lines.append(f"  catalogue  version {held_version(conn, head_office=False)} received from the Head Office")
     problem = outbox.history_problem()
     if problem:
         worry = worry or ExitCode.NOT_HEALTHY
@@ -133,6 +161,7 @@ def _head_office(engine: Engine) -> tuple[ExitCode | None, list[str]]:
         if p.alert:
             worry = ExitCode.NOT_HEALTHY
             lines.append(f"  {'':<8} ALERT: {p.alert}")
+        lines.append(f"  {'':<8} {p.catalogue_words()}")
         if p.capture_ok is False:
             worry = ExitCode.NOT_HEALTHY
             lines.append(f"  {'':<8} capture broken at the branch (reported {when(p.reported_at)}): {p.capture_problem}")
@@ -142,6 +171,10 @@ def _head_office(engine: Engine) -> tuple[ExitCode | None, list[str]]:
     with engine.connect() as conn:
         parked = dead_letters.count_parked(conn)
         alerts = active_alerts(conn)
+        version = held_version(conn, head_office=True)
+        off_price = off_price_sales(conn, 1000)
+    lines.append(f"  catalogue version {version}; off-price sales (cost not the catalogue's on their date): "
+                 f"{len(off_price)}{'+' if len(off_price) >= 1000 else ''}")
     lines.append(f"  dead letters parked: {parked}")
     lines.append(f"  alerts active: {len(alerts)}" if alerts else "  alerts active: none")
     for alert in alerts:

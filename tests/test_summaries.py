@@ -153,7 +153,7 @@ def test_upgrading_a_head_office_that_holds_sales_fills_the_daily_sums_and_row_c
         conn.execute(text("DROP INDEX sales_branch_date ON sales"))
         conn.execute(text("UPDATE sync_schema_version SET version_num = '0004'"))
     _sales_straight_to_the_table(engine, 500)
-    assert upgrade(engine, Role.HEAD_OFFICE) == ["0005"]
+    assert upgrade(engine, Role.HEAD_OFFICE, "0005") == ["0005"]
     sums, grouped, emptied, held = sums_and_group_by(engine)
     assert sums == grouped and len(grouped) > 10 and emptied == 0
     assert sorted(held) == [("bo1", 167, 167), ("bo2", 167, 167), ("bo3", 166, 166)]

@@ -272,9 +272,11 @@ def test_the_previous_releases_databases_upgrade_in_place_with_outbox_and_dead_l
         said[code] = migrated.stdout
     assert "1 parked message(s) of a protocol version this release reads are queued again" in said["ho"]
     after = {"bo1": _read(bo1, "branch"), "ho": _read(ho, "head_office")}
+    added = {("bo1", "sync_state"): {("catalogue_version", "0")}}  # what a migration adds beside them (0004)
     for code, tables in before.items():
         for table, rows in tables.items():
-            assert after[code][table] == rows, f"{code}.{table} changed in the upgrade"
+            kept = [row for row in after[code][table] if tuple(row) not in added.get((code, table), set())]
+            assert kept == rows, f"{code}.{table} changed in the upgrade"
     assert schema_status(bo1, Role.BRANCH).standing is Standing.CURRENT
     assert schema_status(ho, Role.HEAD_OFFICE).standing is Standing.CURRENT
     assert {i: state for i, (state, *_rest) in _letters(ho).items()} == {

@@ -2,9 +2,19 @@
 
 ``messages``: the bodies (changes, reports, receipts, sync requests) and their
 checks; ``days``: day close (control totals, a day sent again, per-sale hashes);
+``catalogue``: the catalogue down to a branch and what a branch holds;
 ``envelope``: the AMQP properties and headers around them; ``limits``: how much
 work one message may ask of its reader.
 """
+from sync.protocol.catalogue import (
+    CATALOGUE,
+    CATALOGUE_STATE,
+    CATALOGUE_VERSION,
+    CatalogueMessage,
+    CatalogueState,
+    encode_catalogue,
+    encode_catalogue_state,
+)
 from sync.protocol.control import (
     RECEIPT,
     SYNC_REQUEST,
@@ -42,6 +52,8 @@ from sync.protocol.envelope import (
     DAY_CLOSE_FEATURE,
     BrokerDeath,
     Envelope,
+    catalogue_properties,
+    catalogue_state_properties,
     changes_properties,
     day_properties,
     day_request_properties,
@@ -79,14 +91,17 @@ from sync.protocol.messages import (
 )
 
 __all__ = [
-    "APP_ID", "CHANGES", "CHANGES_VERSION", "CONTENT_ENCODING", "CONTENT_TYPE", "DAY_CLOSE_FEATURE", "DAY_REQUEST",
-    "DAY_RESEND", "DAY_SALES", "DAY_STATES", "DAY_TOTALS", "MAX_CHANGES", "MAX_INFLATED_BYTES", "MAX_WIRE_BYTES",
-    "RECEIPT", "REPORT", "RESEND", "RESEND_ROWS", "SALES", "SYNC_REQUEST", "TOTALS", "VERSION", "BrokerDeath",
-    "Change", "ChangeBatch", "DayRequest", "DayResend", "DaySales", "DayStates", "DayTotalsReport", "Envelope",
-    "Poison", "Receipt", "Refusal", "Report", "ReportedDay", "SyncRequest", "TooLarge", "Unsupported",
-    "changes_properties", "day_properties", "day_request_properties", "decode_changes", "decode_control",
-    "decode_from_branch", "encode_changes", "encode_day_request", "encode_day_resend", "encode_day_sales",
-    "encode_day_states", "encode_day_totals", "encode_receipt", "encode_rejected", "encode_report",
-    "encode_sync_request", "read_envelope", "reads", "receipt_properties", "record_of", "register_from_branch",
-    "register_to_branch", "register_type", "report_properties", "sync_request_properties", "to_ranges", "unpack",
+    "APP_ID", "CATALOGUE", "CATALOGUE_STATE", "CATALOGUE_VERSION", "CHANGES", "CHANGES_VERSION",
+    "CONTENT_ENCODING", "CONTENT_TYPE", "DAY_CLOSE_FEATURE", "DAY_REQUEST", "DAY_RESEND", "DAY_SALES",
+    "DAY_STATES", "DAY_TOTALS", "MAX_CHANGES", "MAX_INFLATED_BYTES", "MAX_WIRE_BYTES", "RECEIPT", "REPORT",
+    "RESEND", "RESEND_ROWS", "SALES", "SYNC_REQUEST", "TOTALS", "VERSION", "BrokerDeath", "CatalogueMessage",
+    "CatalogueState", "Change", "ChangeBatch", "DayRequest", "DayResend", "DaySales", "DayStates",
+    "DayTotalsReport", "Envelope", "Poison", "Receipt", "Refusal", "Report", "ReportedDay", "SyncRequest",
+    "TooLarge", "Unsupported", "catalogue_properties", "catalogue_state_properties", "changes_properties",
+    "day_properties", "day_request_properties", "decode_changes", "decode_control", "decode_from_branch",
+    "encode_catalogue", "encode_catalogue_state", "encode_changes", "encode_day_request", "encode_day_resend",
+    "encode_day_sales", "encode_day_states", "encode_day_totals", "encode_receipt", "encode_rejected",
+    "encode_report", "encode_sync_request", "read_envelope", "reads", "receipt_properties", "record_of",
+    "register_from_branch", "register_to_branch", "register_type", "report_properties", "sync_request_properties",
+    "to_ranges", "unpack",
 ]

@@ -16,6 +16,7 @@ from typing import Any
 
 import pika
 
+from sync.protocol.catalogue import CATALOGUE, CATALOGUE_STATE, CATALOGUE_VERSION
 from sync.protocol.control import RECEIPT, SYNC_REQUEST
 from sync.protocol.messages import CHANGES, CHANGES_VERSION, CONTENT_ENCODING, CONTENT_TYPE, REPORT, VERSION
 
@@ -58,6 +59,19 @@ def _from_branch(kind: str, version: int, branch: str, message_id: str, user: st
         type=kind, app_id=APP_ID, message_id=message_id, timestamp=int(time.time()), user_id=user,
         headers={VERSION_HEADER: version, BRANCH_HEADER: branch, ACCEPTS_HEADER: VERSION},
     )
+
+
+def catalogue_state_properties(branch: str, origin: str, version: int, user: str | None) -> pika.BasicProperties:
+    """What catalogue version a branch holds (sent with its other messages, to its own exchange)."""
+    return _from_branch(CATALOGUE_STATE, CATALOGUE_VERSION, branch, f"{branch}/{origin}/catalogue/{version}", user)
+
+
+def catalogue_properties(branch: str, version: int, part: int) -> pika.BasicProperties:
+    """The Head Office's catalogue for a branch: persistent, on the branch's own queue."""
+    return pika.BasicProperties(content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING,
+                                delivery_mode=pika.DeliveryMode.Persistent, type=CATALOGUE, app_id=APP_ID,
+                                message_id=f"catalogue/{branch}/{version}/{part}", timestamp=int(time.time()),
+                                headers={VERSION_HEADER: CATALOGUE_VERSION})
 
 
 def receipt_properties(version: int) -> pika.BasicProperties:

@@ -7,6 +7,7 @@ Python reads it back as surrogate escapes, which the sale rules refuse.
 """
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -78,7 +79,8 @@ def sales(offices) -> list[tuple]:
 
 @pytest.fixture
 def branch_form(offices, gui, open_branch_window):
-    window = open_branch_window(offices.branch("bo1"))
+    # Free entry allowed, so that any valid product is saved (the catalogue's refusals: tests/gui/test_catalogue_form.py).
+    window = open_branch_window(dataclasses.replace(offices.branch("bo1"), allow_free_products=True))
     gui.focus_window()
     return window
 
