@@ -272,9 +272,11 @@ def changes_behind(conn: Connection, held: int | None) -> tuple[int, int]:
     return int(prices), int(products)
 
 
-def off_price_sales(conn: Connection, limit: int = 1000) -> list[tuple[str, int, str, dt.date, Decimal, Decimal]]:
+def off_price_sales(conn: Connection, limit: int = 1000,
+                    since: dt.date | None = None) -> list[tuple[str, int, str, dt.date, Decimal, Decimal]]:
     """Sales held at the Head Office whose cost is not the catalogue's price on their date (the clerk typed another):
-    (branch, its sale id, product, date, cost, the catalogue's cost), newest first.
+    (branch, its sale id, product, date, cost, the catalogue's cost), newest first; only those dated ``since``
+    or later when given (the ``sales(sale_date)`` index then bounds the read to those days).
 
     Computed here against the price history, so no sale carries a flag of its own; a product the
     catalogue does not have is not off-price (it is a free product, where a branch allows them).
@@ -285,7 +287,8 @@ def off_price_sales(conn: Connection, limit: int = 1000) -> list[tuple[str, int,
         "JOIN catalogue_prices r ON r.product_id = p.id AND r.effective_from = ("
         "  SELECT MAX(q.effective_from) FROM catalogue_prices q WHERE q.product_id = p.id "
         "  AND q.effective_from <= s.sale_date) "
-        "WHERE s.cost <> r.cost ORDER BY s.sale_date DESC, s.id DESC LIMIT :n"), {"n": limit})
+        "WHERE s.cost <> r.cost AND s.sale_date >= :since ORDER BY s.sale_date DESC, s.id DESC LIMIT :n"),
+        {"n": limit, "since": since or dt.date(1000, 1, 1)})
     return [(b, i, name, day, Decimal(cost), Decimal(price)) for b, i, name, day, cost, price in tuples(rows)]
 
 

@@ -216,7 +216,7 @@ def test_the_head_office_sees_a_sale_at_another_cost_than_the_catalogues_as_off_
     assert sale[2:] == ("Pens", TODAY, Decimal("1.99"), Decimal("2.19"))
     status = subprocess.run([sys.executable, "-m", "sync", "status", "--config", str(offices.paths["ho"])], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
-    assert "off-price sales (cost not the catalogue's on their date): 1" in status.stdout
+    assert "off-price sales of the last 31 days (cost not the catalogue's on their date): 1" in status.stdout
     assert "catalogue up to date" in status.stdout
 
 
