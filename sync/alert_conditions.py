@@ -67,16 +67,17 @@ class Registered:
     kind: str
     read: Condition
     needs_database: bool
+    every_checks: int = 1  # judged on every n-th check only (a costly condition); its alerts stay as they are between
 
 
 CONDITIONS: dict[str, Registered] = {}
 
 
-def register_condition(kind: str, read: Condition, needs_database: bool = True) -> None:
-    """Evaluate ``read`` for alerts of ``kind`` (at most 32 characters) on every check."""
+def register_condition(kind: str, read: Condition, needs_database: bool = True, every_checks: int = 1) -> None:
+    """Evaluate ``read`` for alerts of ``kind`` (at most 32 characters) on every check, or every ``every_checks``-th."""
     if len(kind) > 32:
         raise ValueError(f"alert kind {kind!r} is longer than 32 characters")
-    CONDITIONS[kind] = Registered(kind, read, needs_database)
+    CONDITIONS[kind] = Registered(kind, read, needs_database, every_checks)
 
 
 def _minutes(seconds: float) -> str:
@@ -179,7 +180,8 @@ register_condition("silent", silent)
 register_condition("capture_broken", capture_broken)
 register_condition("dead_letters", dead_letters_waiting)
 register_condition("backlog", backlog_too_long)
-register_condition("day_different", day_different)
+# It hashes every row of the last DAY_ALERT_DAYS days: every tenth check (5 minutes at the default 30 s).
+register_condition("day_different", day_different, every_checks=10)
 register_condition("consumer_offline", _consumer_in(ConsumerState.OFFLINE, "consumer_offline",
                                                     "cannot reach the broker"), needs_database=False)
 register_condition("database_waiting", _consumer_in(ConsumerState.WAITING_FOR_DATABASE, "database_waiting",

@@ -136,7 +136,7 @@ class AlertMonitor(threading.Thread):
         """For each kind that could be judged now, its findings by branch."""
         judged: dict[str, dict[str, Finding]] = {}
         for registered in CONDITIONS.values():
-            if registered.needs_database and not database:
+            if (registered.needs_database and not database) or self.checks % registered.every_checks:
                 continue
             found = registered.read(facts)
             if found is not None:
