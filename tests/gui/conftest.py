@@ -88,7 +88,8 @@ class Gui:
         self.settle()
 
     def type(self, text: str) -> None:
-        """Type text into the focused widget, key by key."""
+        """Type text into the focused widget, key by key (after a focus_set() just made has taken effect)."""
+        self.settle()
         target = self.focused()
         assert target is not None, "no widget has the keyboard focus"
         for char in text:
@@ -96,7 +97,8 @@ class Gui:
         self.settle()
 
     def erase(self) -> None:
-        """Empty the focused entry with BackSpace, as a person would."""
+        """Empty the focused entry with BackSpace, as a person would (after a focus_set() just made has taken effect)."""
+        self.settle()
         target = self.focused()
         target.icursor("end")
         for _ in range(len(target.get())):

@@ -171,6 +171,7 @@ def test_product_from_catalogue_fills_its_cost_which_stays_editable(offices, gui
     assert form.vars["cost"].get() == "12.95"
     gui.focus_window()
     form.inputs["cost"].focus_set()
+    gui.wait_until(lambda: gui.focused() is form.inputs["cost"], "the cost field to take the focus")
     gui.erase()
     gui.type("11.50")                                         # the clerk's own price...
     box.current(list(box.cget("values")).index("Pens"))
