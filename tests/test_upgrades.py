@@ -13,7 +13,6 @@ tested in process.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,8 +44,10 @@ from tests.harness import (
     head_office_rows,
     insert_sales,
     outbox_states,
+    output,
     publish_raw,
     running,
+    stop,
     upsert,
     wait_for,
 )
@@ -112,21 +113,6 @@ def previous_release(tmp_path_factory):
                        timeout=120)
 
 
-def _log(process: subprocess.Popen[str]) -> str:
-    return Path(process.log_path).read_text(encoding="utf-8", errors="replace")  # type: ignore[attr-defined]
-
-
-def _stop(process: subprocess.Popen[str]) -> str:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return _log(process)
-
-
 @pytest.fixture
 def bare_offices(tmp_path):
     """Office files, names and cleanup, but no database yet (the previous release makes its own)."""
@@ -153,9 +139,9 @@ def _old_head_office_file(offices: Offices, branches: list[str]) -> Path:
 
 def _start_old_head_office(previous: PreviousRelease, config: Path) -> subprocess.Popen[str]:
     process = previous.spawn("ho_app.py", "--config", str(config), "--headless")
-    wait_for(lambda: "consumer online" in _log(process) or process.poll() is not None, 60,
+    wait_for(lambda: "consumer online" in output(process) or process.poll() is not None, 60,
              "the previous release's consumer to come online")
-    assert process.poll() is None, _log(process)
+    assert process.poll() is None, output(process)
     return process
 
 
@@ -242,7 +228,7 @@ def test_the_previous_releases_databases_upgrade_in_place_with_outbox_and_dead_l
                  "the previous Head Office to apply bo1's sales and park three messages")
         _old_until_applied(previous_release, offices, 6)
     finally:
-        _stop(old_ho)
+        stop(old_ho)
     ids += insert_sales(bo1, 3, start=10)
     change_qty(bo1, ids[2], 7)
     _old_once(previous_release, offices)  # confirmed by the broker; they wait in the intake queue, never applied
