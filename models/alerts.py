@@ -7,13 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from models.rows import tuples
 from models.schema import ho_alerts
 
 _a = ho_alerts.c
+DAY_DIFFERENT = "day_different"  # the kind raised for a branch whose days do not match (sync/alert_conditions.py)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,11 @@ def active_per_branch(conn: Connection) -> dict[str, int]:
     """How many alerts are active for each branch ('' for the Head Office)."""
     query = select(_a.branch, func.count()).where(_a.open_key.is_not(None)).group_by(_a.branch)
     return {branch: int(n) for branch, n in tuples(conn.execute(query))}
+
+
+def open_of_kind(kind: str) -> Select[tuple[str, str]]:
+    """(branch, sentence) of each open alert of ``kind``, through the index of open alerts; to run or to join."""
+    return select(_a.branch, _a.sentence).where(_a.open_key.is_not(None), _a.kind == kind)
 
 
 def read_alerts(engine: Engine, limit: int = 200) -> tuple[list[AlertRecord], list[AlertRecord]]:

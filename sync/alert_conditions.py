@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from config import HeadOfficeConfig
+from models.alerts import DAY_DIFFERENT
 from models.day_close import DayState, branch_days
 from models.rows import tuples
 from models.schema import LetterState, ho_branches, ho_dead_letters
@@ -158,7 +159,7 @@ def day_different(facts: Facts) -> Iterable[Finding] | None:
         days = [d.day for d in branch_days(facts.conn, code, first) if d.state is DayState.DIFFERENT]
         if days:
             listed = ", ".join(f"{d:%Y-%m-%d}" for d in days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
-            found.append(Finding("day_different", code, f"Branch {code}: the sales of {listed} do not match the Head "
+            found.append(Finding(DAY_DIFFERENT, code, f"Branch {code}: the sales of {listed} do not match the Head "
                                  "Office's. In the Day close tab, 'Which sales differ?' names them and 'Resend' puts "
                                  "the day right (or `python -m sync reconcile`)."))
     return found
@@ -181,7 +182,7 @@ register_condition("capture_broken", capture_broken)
 register_condition("dead_letters", dead_letters_waiting)
 register_condition("backlog", backlog_too_long)
 # It hashes every row of the last DAY_ALERT_DAYS days: every tenth check (5 minutes at the default 30 s).
-register_condition("day_different", day_different, every_checks=10)
+register_condition(DAY_DIFFERENT, day_different, every_checks=10)
 register_condition("consumer_offline", _consumer_in(ConsumerState.OFFLINE, "consumer_offline",
                                                     "cannot reach the broker"), needs_database=False)
 register_condition("database_waiting", _consumer_in(ConsumerState.WAITING_FOR_DATABASE, "database_waiting",

@@ -41,9 +41,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from config import BranchConfig, HeadOfficeConfig
-from models.alerts import active_per_branch
+from models.alerts import DAY_DIFFERENT, active_per_branch, open_of_kind
 from models.rows import tuples
-from models.schema import LetterState, OutboxState, ho_alerts, ho_branches, ho_dead_letters
+from models.schema import LetterState, OutboxState, ho_branches, ho_dead_letters
 from sync.outbox import Outbox
 from sync.states import ConsumerState, LinkState
 
@@ -92,9 +92,7 @@ class HeadOfficeMetrics(Collector):
         rows = list(tuples(conn.execute(select(b.code, b.changes_applied, b.last_applied_at, b.last_seq, b.high_water,
                                                b.pending_reported, b.capture_ok, b.sales_held).order_by(b.code))))
         codes = [r[0] for r in rows]
-        a = ho_alerts.c
-        different: set[str] = set(conn.execute(select(a.branch).where(a.open_key.is_not(None), a.kind == "day_different"))
-                        .scalars())
+        different = {branch for branch, _sentence in tuples(conn.execute(open_of_kind(DAY_DIFFERENT)))}
         d = ho_dead_letters.c
         parked: dict[str | None, int] = dict(tuples(conn.execute(select(d.branch, func.count()).where(d.state == LetterState.PARKED)
                                           .group_by(d.branch))))

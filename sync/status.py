@@ -10,11 +10,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from config import OfficeConfig
-from models.alerts import active_alerts
+from models.alerts import DAY_DIFFERENT, active_alerts, open_of_kind
 from models.capture import check_capture
 from models.catalogue import changes_behind, held_version, off_price_sales
 from models.rows import tuples
-from models.schema import ho_alerts, ho_branches, make_engine
+from models.schema import ho_branches, make_engine
 from sync import dead_letters
 from sync.broker import close_quietly, connect
 from sync.failures import ExitCode, LinkDown, db_words
@@ -64,10 +64,9 @@ def branch_progress(engine: Engine) -> list[BranchProgress]:
     The rows held are the count the apply keeps with the rows (``sync_branches.sales_held``):
     one row read per branch, however many sales the Head Office holds.
     """
-    b, a = ho_branches.c, ho_alerts.c
+    b = ho_branches.c
     # The alert monitor compares the days (sync/alert_conditions.py); its open alert is one indexed row.
-    different = (select(a.branch, a.sentence).where(a.open_key.is_not(None), a.kind == "day_different")
-                 .subquery())
+    different = open_of_kind(DAY_DIFFERENT).subquery()
     query = (
         select(b.code, b.name, b.sales_held, b.last_seq, b.last_applied_at, b.origin, b.alert,
                b.capture_ok, b.capture_problem, b.reported_at, different.c.sentence,
