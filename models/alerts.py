@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from models.rows import tuples
-from models.schema import ho_alerts
+from models.schema import ho_alert_notices, ho_alerts
 
 _a = ho_alerts.c
 DAY_DIFFERENT = "day_different"  # the kind raised for a branch whose days do not match (sync/alert_conditions.py)
@@ -55,6 +55,13 @@ def active_per_branch(conn: Connection) -> dict[str, int]:
 def open_of_kind(kind: str) -> Select[tuple[str, str]]:
     """(branch, sentence) of each open alert of ``kind``, through the index of open alerts; to run or to join."""
     return select(_a.branch, _a.sentence).where(_a.open_key.is_not(None), _a.kind == kind)
+
+
+def notices_owed(conn: Connection) -> dict[str, int]:
+    """How many raises and clears each channel (webhook, mail) still owes, through the index of owed notices."""
+    n = ho_alert_notices.c
+    query = select(n.channel, func.count()).where(n.sent_at.is_(None)).group_by(n.channel)
+    return {channel: int(count) for channel, count in tuples(conn.execute(query))}
 
 
 def read_alerts(engine: Engine, limit: int = 200) -> tuple[list[AlertRecord], list[AlertRecord]]:

@@ -33,6 +33,7 @@ Head Office (HO) database:
   sync_day_requests         what the Head Office asks a branch about a day (resend it, its per-sale hashes)
   sync_alerts               every alert raised (sync/alerts.py), open while its condition lasts,
                             then cleared: the active ones and their history
+  sync_alert_notices        each raise and clear owed to the webhook or e-mail, kept until sent
   catalogue_products        the products the Head Office governs: name (unique as a person reads it),
                             whether on sale, the catalogue version of its last change
   catalogue_prices          each product's effective-dated costs, history kept, each with its version
@@ -364,6 +365,19 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
         Index("sync_alerts_branch", "branch", "id"),
         **TABLE_OPTS,
     )
+    notices = Table(
+        "sync_alert_notices", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("channel", String(16), nullable=False),  # 'webhook' or 'mail'
+        Column("kind", String(32), nullable=False),
+        Column("branch", String(16), nullable=False, server_default=""),
+        Column("state", String(8), nullable=False),  # 'raised' or 'cleared'
+        Column("sentence", String(1000), nullable=False),
+        Column("at", TS, nullable=False),
+        Column("sent_at", TS, nullable=True),  # NULL while owed
+        Index("sync_alert_notices_owed", "channel", "sent_at", "id"),
+        **TABLE_OPTS,
+    )
     counter = Table(
         "catalogue_counter", metadata,
         Column("id", SmallInteger, primary_key=True, autoincrement=False),
@@ -373,7 +387,7 @@ def head_office_tables(metadata: MetaData, shape: RowShape = SALE_SHAPE) -> dict
     products, prices = catalogue_tables(metadata, head_office=True)
     daily, by_branch = daily_table(metadata), by_branch_table(metadata)
     return {t.name: t for t in (sales, tombstones, ledger, branches, dead_letters, attempts, archive, day_totals,
-                                day_sales, day_requests, alerts,
+                                day_sales, day_requests, alerts, notices,
                                 daily, by_branch, counter, products, prices)}
 
 
@@ -424,7 +438,7 @@ ho_dead_letters, ho_dead_letter_attempts, ho_archive = (_ho[n] for n in ("sync_d
                                                                           "sync_dead_letter_attempts", "sync_archive"))
 ho_day_totals, ho_day_sales, ho_day_requests = (_ho[n] for n in ("sync_day_totals", "sync_day_sales",
                                                                  "sync_day_requests"))
-ho_alerts = _ho["sync_alerts"]
+ho_alerts, ho_alert_notices = _ho["sync_alerts"], _ho["sync_alert_notices"]
 ho_daily, ho_by_branch = _ho["sales_daily"], _ho["sales_by_branch"]
 ho_catalogue_counter, ho_catalogue_products, ho_catalogue_prices = (
     _ho[n] for n in ("catalogue_counter", "catalogue_products", "catalogue_prices"))

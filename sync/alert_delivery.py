@@ -5,13 +5,18 @@ neither the alert monitor nor the consumer ever waits for a slow or failing
 receiver.  A notice that fails is tried again with capped exponential backoff, in
 order (a "cleared" never overtakes its "raised"), until it goes or the program
 stops; at most ``QUEUE_LIMIT`` wait, the oldest given up first with a log line.
+Each notice is also kept in the database until sent (sync/alerts.py writes it with
+the alert and marks it sent through ``on_sent``), so one that a stopped or killed
+Head Office still owed is sent when it runs again: at least once, with its ``id``
+the same each time it is tried, for a receiver that wants to tell a repeat.
 
 The webhook gets a JSON POST::
 
-    {"kind": "capture_broken", "branch": "bo1", "state": "raised",
+    {"id": 41, "kind": "capture_broken", "branch": "bo1", "state": "raised",
      "sentence": "Branch bo1: Change capture is broken: ...", "at": "2026-11-30T06:01:02+00:00"}
 
-(``branch`` is null for an alert about the Head Office itself.)  E-mail goes through
+(``branch`` is null for an alert about the Head Office itself; ``id`` is null for a
+notice made while the database did not answer, which is kept in memory only.)  E-mail goes through
 the standard library's ``smtplib``, with STARTTLS and a login when configured.
 """
 from __future__ import annotations
@@ -46,9 +51,11 @@ class Notice:
     state: str  # RAISED or CLEARED
     sentence: str
     at: dt.datetime
+    id: int | None = None  # its row in sync_alert_notices, once written
+    channel: str = ""  # the courier that sends it
 
-    def as_json(self) -> dict[str, str | None]:
-        return {"kind": self.kind, "branch": self.branch or None, "state": self.state, "sentence": self.sentence,
+    def as_json(self) -> dict[str, str | int | None]:
+        return {"id": self.id, "kind": self.kind, "branch": self.branch or None, "state": self.state, "sentence": self.sentence,
                 "at": self.at.astimezone().isoformat(timespec="seconds")}
 
     @property
@@ -71,6 +78,7 @@ class Courier(threading.Thread):
         self._lock = threading.Condition()
         self._stopping = False
         self.delivered = 0
+        self.on_sent: Callable[[Notice], None] | None = None  # told of each notice the receiver took
 
     def put(self, notice: Notice) -> None:
         """Queue ``notice`` for sending; returns at once."""
@@ -122,6 +130,11 @@ class Courier(threading.Thread):
                 if self._queue and self._queue[0] is notice:
                     self._queue.popleft()
                 self.delivered += 1
+            if self.on_sent is not None:
+                try:
+                    self.on_sent(notice)
+                except Exception:  # noqa: BLE001 - it was sent; a failure to note it must not end the courier
+                    self.log.exception("could not note the %s alert as sent", notice.kind)
 
 
 def webhook(url: str) -> Send:

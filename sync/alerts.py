@@ -6,34 +6,41 @@ open: a condition that starts raises one alert, one that ends clears it, and
 nothing is said while it lasts.  Alerts live in ``sync_alerts`` (one open row per
 kind and branch, enforced by a unique key, so a restart or a second Head Office
 process never raises one again); the couriers (sync/alert_delivery.py) send each
-raise and clear to the webhook and by e-mail on their own threads.
+raise and clear to the webhook and by e-mail on their own threads.  What each
+channel is owed is written in ``sync_alert_notices`` in the transaction that records
+the raise or clear, and marked sent when the courier says the receiver took it; at
+its first check a monitor hands its couriers what an earlier process still owed, so
+a Head Office stopped or killed before sending sends it once it runs again.
 
 The consumer's own state comes from its events (``on_event``).  When the database
 does not answer, the conditions that need it are left as they are, the others
 (the consumer waiting for its database) are still raised and sent, and what
-happened is written to the history once the database answers again.
+happened is written to the history once the database answers again (those notices
+live in memory only: a Head Office killed before it sends them does not owe them).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import insert, inspect, select, update
+from sqlalchemy import delete, insert, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from config import HeadOfficeConfig
 from models.rows import tuples
-from models.schema import ho_alerts, make_engine
+from models.schema import ho_alert_notices, ho_alerts, make_engine
 from sync import events
 from sync.alert_conditions import CONDITIONS, ConsumerFact, Facts, Finding
 from sync.alert_delivery import CLEARED, RAISED, Courier, Notice, couriers_for
 
-_a = ho_alerts.c
+_a, _n = ho_alerts.c, ho_alert_notices.c
 Key = tuple[str, str]  # (kind, branch)
+KEEP_SENT = dt.timedelta(days=90)  # sent notices are kept this long, then deleted
 
 
 @dataclass
@@ -64,12 +71,16 @@ class AlertMonitor(threading.Thread):
         self._own_engine = engine is None
         self.engine = engine or make_engine(cfg.db_url, isolation_level="READ COMMITTED")
         self.couriers = list(couriers_for(cfg) if couriers is None else couriers)
+        for courier in self.couriers:
+            courier.on_sent = self._sent
         self.log = logging.getLogger(f"sync.{cfg.code}.alerts")
         self.started = dt.datetime.now()
         self._stopping = threading.Event()
         self._consumer: ConsumerFact | None = None
         self._open: dict[Key, _Open] | None = None  # loaded from the database at the first check
         self._unwritten: list[_Change] = []  # raised or cleared while the database did not answer
+        self._unmarked: list[int] = []  # notices sent while the database did not answer, to mark sent
+        self._marks = threading.Lock()
         self.checks = 0
 
     # ------------------------------------------------------------ any thread
@@ -110,16 +121,19 @@ class AlertMonitor(threading.Thread):
         now = now or dt.datetime.now()
         changes: list[_Change] | None = None
         unwritten, self._unwritten = self._unwritten, []
+        owed: list[Notice] = []
         try:
             with self.engine.begin() as conn:
+                self._mark(conn)
                 for change in unwritten:  # raised or cleared while the database did not answer: sent already
                     self._record(conn, change)
                 if self._open is None:
                     self._open = self._load(conn)
+                    owed = self._owed(conn, now)
                 tables = frozenset(inspect(conn).get_table_names())
                 changes = self._compare(self._evaluate(Facts(conn, self.cfg, now, self.started, self._consumer,
                                                              tables), database=True), now)
-                sent = self._write(conn, changes)
+                notices = owed + self._write(conn, changes)
         except DBAPIError as exc:
             if self._open is None:
                 self.log.debug("alerts wait for the database: %s", exc)
@@ -128,9 +142,9 @@ class AlertMonitor(threading.Thread):
                 changes = self._compare(self._evaluate(Facts(None, self.cfg, now, self.started, self._consumer),
                                                        database=False), now)
             self._unwritten = unwritten + changes
-            sent = changes
+            notices = [self._notice(c, courier.channel) for c in changes for courier in self.couriers]
         self.checks += 1
-        return self._send(sent)
+        return self._send(notices)
 
     def _evaluate(self, facts: Facts, database: bool) -> dict[str, dict[str, Finding]]:
         """For each kind that could be judged now, its findings by branch."""
@@ -166,13 +180,19 @@ class AlertMonitor(threading.Thread):
                                    .where(_a.open_key.is_not(None))))
         return {(kind, branch): _Open(i, sentence, raised) for i, kind, branch, sentence, raised in rows}
 
-    def _write(self, conn: Connection, changes: list[_Change]) -> list[_Change]:
-        """Record the changes; returns those this process made (another may have raised or cleared one first)."""
-        made = []
+    def _write(self, conn: Connection, changes: list[_Change]) -> list[Notice]:
+        """Record the changes and what each channel is owed of those this process made (another may have
+        raised or cleared one first)."""
+        notices = []
         for change in changes:
             if self._record(conn, change):
-                made.append(change)
-        return made
+                for courier in self.couriers:
+                    notice = self._notice(change, courier.channel)
+                    new_id = conn.execute(insert(ho_alert_notices).values(
+                        channel=courier.channel, kind=notice.kind, branch=notice.branch, state=notice.state,
+                        sentence=notice.sentence, at=notice.at)).inserted_primary_key
+                    notices.append(dataclasses.replace(notice, id=int(new_id[0]) if new_id else None))
+        return notices
 
     def _record(self, conn: Connection, change: _Change) -> bool:
         assert self._open is not None
@@ -198,9 +218,50 @@ class AlertMonitor(threading.Thread):
             self.log.info("alert cleared: %s", change.sentence)
         return bool(done)
 
-    def _send(self, changes: list[_Change]) -> list[Notice]:
-        notices = [Notice(c.key[0], c.key[1], c.state, c.sentence, c.at) for c in changes]
+    # ------------------------------------------------------------ the notices
+    @staticmethod
+    def _notice(change: _Change, channel: str) -> Notice:
+        return Notice(change.key[0], change.key[1], change.state, change.sentence, change.at, channel=channel)
+
+    def _owed(self, conn: Connection, now: dt.datetime) -> list[Notice]:
+        """What an earlier process recorded for this process's channels and never sent, oldest first."""
+        conn.execute(delete(ho_alert_notices).where(_n.sent_at < now - KEEP_SENT))
+        channels = [courier.channel for courier in self.couriers]
+        if not channels:
+            return []
+        rows = tuples(conn.execute(select(_n.id, _n.channel, _n.kind, _n.branch, _n.state, _n.sentence, _n.at)
+                                   .where(_n.channel.in_(channels), _n.sent_at.is_(None)).order_by(_n.id)))
+        owed = [Notice(kind, branch, state, sentence, at, id=i, channel=channel)
+                for i, channel, kind, branch, state, sentence, at in rows]
+        if owed:
+            self.log.info("%d alert notice(s) owed since an earlier start are sent again", len(owed))
+        return owed
+
+    def _sent(self, notice: Notice) -> None:
+        """A courier's receiver took ``notice`` (on the courier's thread): mark it sent, or do so at the next check."""
+        if notice.id is None:
+            return
+        with self._marks:
+            self._unmarked.append(notice.id)
+        try:
+            with self.engine.begin() as conn:
+                self._mark(conn)
+        except DBAPIError as exc:
+            self.log.debug("will mark the sent notice at the next check: %s", exc)
+
+    def _mark(self, conn: Connection) -> None:
+        with self._marks:
+            ids, self._unmarked = self._unmarked, []
+        try:
+            if ids:
+                conn.execute(update(ho_alert_notices).where(_n.id.in_(ids)).values(sent_at=dt.datetime.now()))
+        except BaseException:
+            with self._marks:
+                self._unmarked = ids + self._unmarked
+            raise
+
+    def _send(self, notices: list[Notice]) -> list[Notice]:
+        channels = {courier.channel: courier for courier in self.couriers}
         for notice in notices:
-            for courier in self.couriers:
-                courier.put(notice)
+            channels[notice.channel].put(notice)
         return notices

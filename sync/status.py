@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from config import OfficeConfig
-from models.alerts import DAY_DIFFERENT, active_alerts, open_of_kind
+from models.alerts import DAY_DIFFERENT, active_alerts, notices_owed, open_of_kind
 from models.capture import check_capture
 from models.catalogue import changes_behind, held_version, off_price_sales
 from models.rows import tuples
@@ -172,6 +172,7 @@ def _head_office(engine: Engine) -> tuple[ExitCode | None, list[str]]:
     with engine.connect() as conn:
         parked = dead_letters.count_parked(conn)
         alerts = active_alerts(conn)
+        owed = notices_owed(conn)
         version = held_version(conn, head_office=True)
         # The last 31 days only: status must cost what it shows, not the size of the table.
         off_price = off_price_sales(conn, 1000, since=dt.date.today() - dt.timedelta(days=OFF_PRICE_DAYS))
@@ -181,4 +182,7 @@ def _head_office(engine: Engine) -> tuple[ExitCode | None, list[str]]:
     lines.append(f"  alerts active: {len(alerts)}" if alerts else "  alerts active: none")
     for alert in alerts:
         lines.append(f"    since {when(alert.raised_at)}: {alert.sentence}")
+    if owed:
+        lines.append("  alert notices not yet taken by their receiver (sent when it answers): "
+                     + ", ".join(f"{n} by {channel}" for channel, n in sorted(owed.items())))
     return worry, lines

@@ -6,6 +6,9 @@ HTTP server and the e-mail a minimal SMTP sink (tests/alert_sinks.py).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -14,6 +17,7 @@ from sqlalchemy import text
 
 from devtools.linkproxy import LinkProxy
 from models.alerts import read_alerts
+from models.day_close import DayState, day_close
 from models.schema import make_engine
 from sync import dead_letters, protocol
 from sync.alerts import AlertMonitor
@@ -26,11 +30,14 @@ from sync.status import report as status_report
 from tests.alert_sinks import SmtpSink, WebhookSink
 from tests.harness import (
     BROKER,
+    ROOT,
     assert_converged,
     changes_body,
     insert_sales,
+    kill9,
     publish_raw,
     running,
+    spawn,
     upsert,
     via_port,
     wait_for,
@@ -198,3 +205,70 @@ def test_the_consumer_waiting_for_its_database_is_sent_at_once_and_written_to_th
     active, (written,) = read_alerts(offices.engine("ho"))
     assert active == [] and written.kind == "database_waiting" and written.cleared_at >= written.raised_at
     assert "waiting for its database" in written.sentence
+
+
+def _different_days_certified(offices, day: dt.date) -> bool:
+    return any(d.day == day and d.state is DayState.CERTIFIED for d in day_close(offices.engine("ho"), ["bo1"]))
+
+
+def test_a_day_that_differs_is_raised_once_and_cleared_once_at_the_webhook(make_offices, hook):
+    offices = make_offices(branches=1, alert_check_seconds=0.1, alert_webhook_url=hook.url)
+    bo1, ho = offices.engine("bo1"), offices.engine("ho")
+    day = dt.date.today() - dt.timedelta(days=3)
+    _kept, removed, *_ = insert_sales(bo1, 4, day=day)
+    monitor = AlertMonitor(offices.ho)
+    with running(IntakeConsumer(offices.ho), OutboxRelay(offices.branch("bo1")), monitor):
+        wait_for(lambda: _different_days_certified(offices, day), 60, "the day to be certified")
+        with ho.begin() as conn:  # a sale deleted by hand at the Head Office
+            conn.execute(text("DELETE FROM sales WHERE branch = 'bo1' AND branch_sale_id = :i"), {"i": removed})
+        wait_for(lambda: said(hook, "day_different", "bo1", "raised"), 30, "the different day to be raised")
+        checks = monitor.checks
+        wait_for(lambda: monitor.checks >= checks + 20, 30, "two more judgements of the days while it lasts")
+        resent = subprocess.run([sys.executable, "-m", "sync", "resend", "--config", str(offices.paths["bo1"]),
+                                 "--date", day.isoformat()], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert resent.returncode == 0, resent.stderr
+        wait_for(lambda: said(hook, "day_different", "bo1", "cleared"), 30, "the repaired day to be cleared")
+        checks = monitor.checks
+        wait_for(lambda: monitor.checks >= checks + 20, 30, "two more judgements of the days once it ended")
+    sent = [(b["kind"], b["branch"], b["state"]) for b in hook.bodies()]
+    assert sent == [("day_different", "bo1", "raised"), ("day_different", "bo1", "cleared")], sent
+    assert f"{day:%Y-%m-%d}" in hook.bodies()[0]["sentence"]
+    active, history = read_alerts(ho)
+    assert active == [] and [(a.kind, a.branch) for a in history] == [("day_different", "bo1")]
+
+
+def test_a_notice_not_yet_sent_when_the_head_office_is_killed_is_sent_once_it_runs_again(make_offices):
+    hook = WebhookSink(answers=[500] * 100_000)  # the receiver is down while the alert is raised
+    try:
+        offices = make_offices(branches=1, alert_check_seconds=0.1, alert_webhook_url=hook.url,
+                               backoff_initial_seconds=0.05, backoff_max_seconds=0.2)
+        with offices.engine("ho").begin() as conn:  # as the report of a broken capture writes it
+            conn.execute(text("UPDATE sync_branches SET capture_ok = 0, capture_problem = 'trigger gone' "
+                              "WHERE code = 'bo1'"))
+        head_office = spawn("ho_app.py", offices.paths["ho"], "--headless")
+        try:
+            wait_for(lambda: hook.requests >= 3, 60, "the raised alert to be tried at the failing webhook")
+        finally:
+            kill9(head_office)
+        assert hook.bodies() == [] and read_alerts(offices.engine("ho"))[0], "raised and recorded, never delivered"
+        said_by_status, _code = status_report(offices.ho)
+        assert "alert notices not yet taken by their receiver (sent when it answers): 1 by webhook" in said_by_status
+        hook.answers.clear()  # the receiver is back; so is the Head Office, with nothing left in its memory
+        monitor = AlertMonitor(offices.ho)
+        with running(monitor):
+            wait_for(lambda: hook.bodies(), 30, "the notice the killed Head Office owed to be sent")
+            with offices.engine("ho").begin() as conn:
+                conn.execute(text("UPDATE sync_branches SET capture_ok = 1, capture_problem = NULL WHERE code = 'bo1'"))
+            wait_for(lambda: len(hook.bodies()) >= 2, 30, "the clear to be sent")
+            checks = monitor.checks
+            wait_for(lambda: monitor.checks >= checks + 5 and monitor.couriers[0].waiting() == 0, 30, "quiet checks")
+        sent = [(b["kind"], b["branch"], b["state"]) for b in hook.bodies()]
+        assert sent == [("capture_broken", "bo1", "raised"), ("capture_broken", "bo1", "cleared")], sent
+        assert hook.bodies()[0]["id"] != hook.bodies()[1]["id"]  # a receiver can tell a repeat by its id
+        again = AlertMonitor(offices.ho)  # a later start owes nothing
+        with running(again):
+            wait_for(lambda: again.checks >= 5, 30, "a few checks of a later start")
+        assert len(hook.bodies()) == 2
+        assert "not yet taken" not in status_report(offices.ho)[0]
+    finally:
+        hook.close()

@@ -108,7 +108,7 @@ def test_every_condition_has_a_kind_that_fits_its_column_and_a_notice_says_it_in
     assert all(len(kind) <= 32 for kind in CONDITIONS)
     notice = Notice("capture_broken", "bo1", "raised", "Branch bo1: trigger gone.", dt.datetime(2026, 11, 30, 6, 1, 2))
     body = notice.as_json()
-    assert set(body) == {"kind", "branch", "state", "sentence", "at"}
+    assert set(body) == {"id", "kind", "branch", "state", "sentence", "at"}
     assert dt.datetime.fromisoformat(str(body["at"])).replace(tzinfo=None) == dt.datetime(2026, 11, 30, 6, 1, 2)
     assert Notice("consumer_offline", "", "cleared", "x", dt.datetime.now()).as_json()["branch"] is None
 
