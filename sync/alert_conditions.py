@@ -18,18 +18,23 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from config import HeadOfficeConfig
-from models.alerts import DAY_DIFFERENT
+from models.alerts import DAY_DIFFERENT, open_of_kind
 from models.day_close import DayState, branch_days
 from models.rows import tuples
-from models.schema import LetterState, ho_branches, ho_dead_letters
+from models.schema import LetterState, ho_branches, ho_day_totals, ho_dead_letters
 from sync.failures import Failure
 from sync.states import ConsumerState
 
 HEAD_OFFICE = ""  # the branch of an alert about the Head Office itself
 # How far back a different day raises an alert: two months covers a month's close and the
-# one before it.  Each check hashes the Head Office's rows of these days (an index range per
-# branch); older days are still compared by `reconcile` and the Day close tab on demand.
+# one before it.  A thorough judgement (every `day_sweep_seconds`) hashes the Head Office's rows
+# of all these days (an index range per branch); older days are still compared by `reconcile`
+# and the Day close tab on demand.  Every check in between hashes only the days that can have
+# moved: the last DAY_ALERT_RECENT days, the days a branch reported since the last judgement,
+# and every day of a branch whose days already differ (so its alert clears as soon as they match).
 DAY_ALERT_DAYS = 62
+DAY_ALERT_RECENT = 3
+REPORT_MARGIN = dt.timedelta(minutes=1)  # a report written this long before it committed is still seen
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,10 @@ class Facts:
     started: dt.datetime  # when the monitor started: a branch never heard from is silent since then
     consumer: ConsumerFact | None
     tables: frozenset[str] = frozenset()
+    # For a condition registered with a spacing: whether this judgement is a thorough one (its
+    # spacing has passed), and when it was last judged at all (None: never, in this process).
+    thorough: bool = True
+    since: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -68,17 +77,21 @@ class Registered:
     kind: str
     read: Condition
     needs_database: bool
-    every_checks: int = 1  # judged on every n-th check only (a costly condition); its alerts stay as they are between
+    # A costly condition: the seconds (from the settings) between two thorough judgements; on the checks
+    # in between it is judged with ``facts.thorough`` False and may look only at what changed.
+    spacing: Callable[[HeadOfficeConfig], float] | None = None
 
 
 CONDITIONS: dict[str, Registered] = {}
 
 
-def register_condition(kind: str, read: Condition, needs_database: bool = True, every_checks: int = 1) -> None:
-    """Evaluate ``read`` for alerts of ``kind`` (at most 32 characters) on every check, or every ``every_checks``-th."""
+def register_condition(kind: str, read: Condition, needs_database: bool = True,
+                       spacing: Callable[[HeadOfficeConfig], float] | None = None) -> None:
+    """Evaluate ``read`` for alerts of ``kind`` (at most 32 characters) on every check; with ``spacing``,
+    thoroughly once ``spacing(cfg)`` seconds have passed since the last thorough judgement, lightly between."""
     if len(kind) > 32:
         raise ValueError(f"alert kind {kind!r} is longer than 32 characters")
-    CONDITIONS[kind] = Registered(kind, read, needs_database, every_checks)
+    CONDITIONS[kind] = Registered(kind, read, needs_database, spacing)
 
 
 def _minutes(seconds: float) -> str:
@@ -153,16 +166,37 @@ def day_different(facts: Facts) -> Iterable[Finding] | None:
     """A branch with days, in the last DAY_ALERT_DAYS, whose totals do not match the Head Office's rows."""
     if facts.conn is None or "sync_day_totals" not in facts.tables:
         return None
-    first = facts.now.date() - dt.timedelta(days=DAY_ALERT_DAYS)
+    conn, today = facts.conn, facts.now.date()
+    first = today - dt.timedelta(days=DAY_ALERT_DAYS)
+    differing = {branch for branch, _sentence in tuples(conn.execute(open_of_kind(DAY_DIFFERENT)))}
+    moved = {} if facts.thorough or facts.since is None else _days_reported_since(conn, facts.cfg.branches, first,
+                                                                                    facts.since)
+    recent = {today - dt.timedelta(days=n) for n in range(DAY_ALERT_RECENT)}
     found = []
     for code in facts.cfg.branches:
-        days = [d.day for d in branch_days(facts.conn, code, first) if d.state is DayState.DIFFERENT]
+        if facts.thorough or facts.since is None or code in differing:
+            judged = branch_days(conn, code, first)
+        else:
+            judged = branch_days(conn, code, days=recent | moved.get(code, set()))
+        days = [d.day for d in judged if d.state is DayState.DIFFERENT and d.day >= first]
         if days:
             listed = ", ".join(f"{d:%Y-%m-%d}" for d in days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
             found.append(Finding(DAY_DIFFERENT, code, f"Branch {code}: the sales of {listed} do not match the Head "
                                  "Office's. In the Day close tab, 'Which sales differ?' names them and 'Resend' puts "
                                  "the day right (or `python -m sync reconcile`)."))
     return found
+
+
+def _days_reported_since(conn: Connection, branches: Iterable[str], first: dt.date,
+                         since: dt.datetime) -> dict[str, set[dt.date]]:
+    """branch -> the days from ``first`` whose totals it reported since ``since`` (less a margin for slow commits)."""
+    t = ho_day_totals.c
+    out: dict[str, set[dt.date]] = {}
+    # One range of the (branch, sale_date) key per branch: its reported days of two months, a few dozen rows.
+    for branch, day in tuples(conn.execute(select(t.branch, t.sale_date).where(
+            t.branch.in_(sorted(branches)), t.sale_date >= first, t.reported_at >= since - REPORT_MARGIN))):
+        out.setdefault(branch, set()).add(day)
+    return out
 
 
 def _consumer_in(state: ConsumerState, kind: str, words: str) -> Condition:
@@ -181,8 +215,8 @@ register_condition("silent", silent)
 register_condition("capture_broken", capture_broken)
 register_condition("dead_letters", dead_letters_waiting)
 register_condition("backlog", backlog_too_long)
-# It hashes every row of the last DAY_ALERT_DAYS days: every tenth check (5 minutes at the default 30 s).
-register_condition(DAY_DIFFERENT, day_different, every_checks=10)
+# All the last DAY_ALERT_DAYS days every `day_sweep_seconds`; between, on every check, the days that can have moved.
+register_condition(DAY_DIFFERENT, day_different, spacing=lambda cfg: cfg.day_sweep_seconds)
 register_condition("consumer_offline", _consumer_in(ConsumerState.OFFLINE, "consumer_offline",
                                                     "cannot reach the broker"), needs_database=False)
 register_condition("database_waiting", _consumer_in(ConsumerState.WAITING_FOR_DATABASE, "database_waiting",

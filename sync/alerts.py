@@ -24,6 +24,7 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -35,7 +36,7 @@ from config import HeadOfficeConfig
 from models.rows import tuples
 from models.schema import ho_alert_notices, ho_alerts, make_engine
 from sync import events
-from sync.alert_conditions import CONDITIONS, ConsumerFact, Facts, Finding
+from sync.alert_conditions import CONDITIONS, ConsumerFact, Facts, Finding, Registered
 from sync.alert_delivery import CLEARED, RAISED, Courier, Notice, couriers_for
 
 _a, _n = ho_alerts.c, ho_alert_notices.c
@@ -82,6 +83,8 @@ class AlertMonitor(threading.Thread):
         self._unmarked: list[int] = []  # notices sent while the database did not answer, to mark sent
         self._marks = threading.Lock()
         self.checks = 0
+        self._judged: dict[str, float] = {}  # kind -> when it was last judged thoroughly (time.monotonic)
+        self._judged_at: dict[str, dt.datetime] = {}  # kind -> the time of its last judgement, thorough or not
 
     # ------------------------------------------------------------ any thread
     def on_event(self, event: events.Event) -> None:
@@ -150,12 +153,25 @@ class AlertMonitor(threading.Thread):
         """For each kind that could be judged now, its findings by branch."""
         judged: dict[str, dict[str, Finding]] = {}
         for registered in CONDITIONS.values():
-            if (registered.needs_database and not database) or self.checks % registered.every_checks:
+            if registered.needs_database and not database:
                 continue
-            found = registered.read(facts)
+            thorough = self._due(registered)
+            found = registered.read(dataclasses.replace(facts, thorough=thorough,
+                                                        since=self._judged_at.get(registered.kind)))
+            self._judged_at[registered.kind] = facts.now
+            if thorough:
+                self._judged[registered.kind] = time.monotonic()
             if found is not None:
                 judged[registered.kind] = {f.branch: f for f in found}
         return judged
+
+    def _due(self, registered: Registered) -> bool:
+        """Whether a spaced condition's thorough judgement is due (half a check early: its spacing is kept,
+        not exceeded)."""
+        last = self._judged.get(registered.kind)
+        if registered.spacing is None or last is None:
+            return True
+        return time.monotonic() - last >= registered.spacing(self.cfg) - self.cfg.alert_check_seconds / 2
 
     def _compare(self, judged: dict[str, dict[str, Finding]], now: dt.datetime) -> list[_Change]:
         assert self._open is not None

@@ -212,7 +212,8 @@ def _different_days_certified(offices, day: dt.date) -> bool:
 
 
 def test_a_day_that_differs_is_raised_once_and_cleared_once_at_the_webhook(make_offices, hook):
-    offices = make_offices(branches=1, alert_check_seconds=0.1, alert_webhook_url=hook.url)
+    """A hand edit at the Head Office of a day nobody reports is found by the sweep of all 62 days."""
+    offices = make_offices(branches=1, alert_check_seconds=0.1, day_sweep_seconds=0.5, alert_webhook_url=hook.url)
     bo1, ho = offices.engine("bo1"), offices.engine("ho")
     day = dt.date.today() - dt.timedelta(days=3)
     _kept, removed, *_ = insert_sales(bo1, 4, day=day)
@@ -272,3 +273,26 @@ def test_a_notice_not_yet_sent_when_the_head_office_is_killed_is_sent_once_it_ru
         assert "not yet taken" not in status_report(offices.ho)[0]
     finally:
         hook.close()
+
+
+def test_a_day_a_branch_reports_different_is_raised_at_the_next_check_not_at_the_next_sweep(make_offices, hook):
+    offices = make_offices(branches=1, alert_check_seconds=0.1, day_sweep_seconds=3600, capture_check_minutes=0.02,
+                           alert_webhook_url=hook.url)
+    bo1 = offices.engine("bo1")
+    day = dt.date.today() - dt.timedelta(days=20)  # not one of the recent days every check looks at
+    insert_sales(bo1, 5, day=day)
+    monitor = AlertMonitor(offices.ho)
+    with running(IntakeConsumer(offices.ho), OutboxRelay(offices.branch("bo1")), monitor):
+        wait_for(lambda: _different_days_certified(offices, day), 60, "the day to be certified")
+        wait_for(lambda: monitor.checks >= 3, 30, "the first (thorough) judgement and a light one")
+        with bo1.begin() as conn:
+            conn.execute(text("DROP TRIGGER sales_capture_insert"))
+        insert_sales(bo1, 3, start=10, day=day)  # written with capture off: the branch reports the day changed
+        wait_for(lambda: said(hook, "day_different", "bo1", "raised"), 60, "the reported day to be raised")
+        init_database(offices.branch("bo1"))  # capture repaired; the resend puts the day right
+        resent = subprocess.run([sys.executable, "-m", "sync", "resend", "--config", str(offices.paths["bo1"]),
+                                 "--date", day.isoformat()], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert resent.returncode == 0, resent.stderr
+        wait_for(lambda: said(hook, "day_different", "bo1", "cleared"), 60, "the repaired day to be cleared")
+    days = [(b["state"], b["sentence"]) for b in hook.bodies() if b["kind"] == "day_different"]
+    assert [state for state, _ in days] == ["raised", "cleared"] and f"{day:%Y-%m-%d}" in days[0][1], days
