@@ -37,7 +37,7 @@ from models.rows import tuples
 from models.schema import ho_alert_notices, ho_alerts, make_engine
 from sync import events
 from sync.alert_conditions import CONDITIONS, ConsumerFact, Facts, Finding, Registered
-from sync.alert_delivery import CLEARED, RAISED, Courier, Notice, couriers_for
+from sync.alert_delivery import CLEARED, QUEUE_LIMIT, RAISED, Courier, Notice, couriers_for
 
 _a, _n = ho_alerts.c, ho_alert_notices.c
 Key = tuple[str, str]  # (kind, branch)
@@ -240,15 +240,22 @@ class AlertMonitor(threading.Thread):
         return Notice(change.key[0], change.key[1], change.state, change.sentence, change.at, channel=channel)
 
     def _owed(self, conn: Connection, now: dt.datetime) -> list[Notice]:
-        """What an earlier process recorded for this process's channels and never sent, oldest first."""
+        """What an earlier process recorded for this process's channels and never sent, oldest first (at most
+        a courier's queue of each: older ones are given up with a log line, as a full queue gives them up)."""
         conn.execute(delete(ho_alert_notices).where(_n.sent_at < now - KEEP_SENT))
-        channels = [courier.channel for courier in self.couriers]
-        if not channels:
-            return []
-        rows = tuples(conn.execute(select(_n.id, _n.channel, _n.kind, _n.branch, _n.state, _n.sentence, _n.at)
-                                   .where(_n.channel.in_(channels), _n.sent_at.is_(None)).order_by(_n.id)))
-        owed = [Notice(kind, branch, state, sentence, at, id=i, channel=channel)
-                for i, channel, kind, branch, state, sentence, at in rows]
+        owed: list[Notice] = []
+        for channel in (courier.channel for courier in self.couriers):
+            rows = list(tuples(conn.execute(
+                select(_n.id, _n.kind, _n.branch, _n.state, _n.sentence, _n.at)
+                .where(_n.channel == channel, _n.sent_at.is_(None)).order_by(_n.id.desc()).limit(QUEUE_LIMIT + 1))))
+            if len(rows) > QUEUE_LIMIT:
+                oldest = rows.pop()[0]
+                given_up = conn.execute(delete(ho_alert_notices).where(
+                    _n.channel == channel, _n.sent_at.is_(None), _n.id <= oldest)).rowcount
+                self.log.error("gave up %d %s alert notice(s) owed since an earlier start: %d newer ones wait already",
+                               given_up, channel, QUEUE_LIMIT)
+            owed.extend(Notice(kind, branch, state, sentence, at, id=i, channel=channel)
+                        for i, kind, branch, state, sentence, at in reversed(rows))
         if owed:
             self.log.info("%d alert notice(s) owed since an earlier start are sent again", len(owed))
         return owed
