@@ -95,7 +95,7 @@ def applied_catalogues(said: list) -> list[events.CatalogueReceived]:
 
 
 def test_a_head_office_message_of_a_newer_version_is_parked_at_the_branch_and_applied_once_when_it_is_upgraded(
-        make_offices, monkeypatch):
+        make_offices, monkeypatch, capsys):
     from sync.intake import IntakeConsumer
 
     offices = make_offices(branches=1)
@@ -117,7 +117,12 @@ def test_a_head_office_message_of_a_newer_version_is_parked_at_the_branch_and_ap
         assert dead_letters_at(ho) == 0  # the branch kept it: nothing dead-lettered, nothing rejected
         assert parked(bo1) == [(NEWER, protocol.CATALOGUE, NOT_READ)] and markers(bo1) == []
 
-        upgrade_the_code(monkeypatch)  # the branch's program is upgraded, and its agent starts again
+        upgrade_the_code(monkeypatch)  # the branch's program is upgraded, `migrate` is run, and its agent starts again
+        capsys.readouterr()
+        assert sync_main(["migrate", "--config", str(offices.paths["bo1"])]) == 0
+        assert ("bo1: 1 message(s) from the Head Office kept for their version are read by this release; the agent "
+                "applies them when it starts.") in capsys.readouterr().out
+        assert parked(bo1) == [(NEWER, protocol.CATALOGUE, NOT_READ)]  # the agent applies it, not migrate
         said.clear()
         with running(OutboxRelay(offices.branch("bo1"), on_event=said.append)):
             wait_for(lambda: not parked(bo1) and markers(bo1), 30, "the parked message to be applied at start")
@@ -157,6 +162,17 @@ def test_status_says_what_waits_and_a_retry_applies_it_through_the_running_agent
         wait_for(lambda: not parked(bo1) and markers(bo1), 30, "the retried message to be applied")
     status = sync_command("status", "--config", path)
     assert "from the Head Office waits" not in status.stdout and "parked" not in status.stdout
+
+    # One that this release does not read either, which a person decides is never to be applied.
+    with bo1.begin() as conn:
+        conn.execute(text("INSERT INTO sync_parked (version, kind, reason, headers, body) "
+                          "VALUES (99, 'catalogue', 'message version 99 is not supported here', '{}', 'x')"))
+        parked_id = conn.execute(text("SELECT MAX(id) FROM sync_parked")).scalar_one()
+    discarded = sync_command("parked", "--config", path, "--discard", str(parked_id))
+    assert discarded.returncode == 0 and f"message #{parked_id} from the Head Office was removed" in discarded.stdout
+    assert parked(bo1) == []
+    again = sync_command("parked", "--config", path, "--discard", str(parked_id))
+    assert again.returncode == 2 and f"No message #{parked_id} waits here" in again.stderr
 
 
 def test_a_malformed_head_office_message_is_still_refused_to_the_head_offices_dead_letters(make_offices):
