@@ -29,7 +29,12 @@ def main(argv: list[str] | None = None, default_config: str = "config/bo1.toml")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     cfg = load_or_exit(args.config, role="branch")
-    prepare_or_exit(cfg)
+    tell = None
+    if not (args.headless or args.once):  # started from an icon, nobody reads stderr: a refusal is shown too
+        from gui.refusal import tell_in_a_window
+
+        tell = tell_in_a_window(cfg.name)
+    prepare_or_exit(cfg, tell)
 
     from sync.relay import OutboxRelay
 

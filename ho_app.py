@@ -26,7 +26,12 @@ def main(argv: list[str] | None = None, default_config: str = "config/ho.toml") 
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     cfg = load_or_exit(args.config, role="head_office")
-    prepare_or_exit(cfg)
+    tell = None
+    if not args.headless:  # started from an icon, nobody reads stderr: a refusal is shown too
+        from gui.refusal import tell_in_a_window
+
+        tell = tell_in_a_window(cfg.name)
+    prepare_or_exit(cfg, tell)
 
     from config import HeadOfficeConfig
     from sync.head_office import HeadOfficeService

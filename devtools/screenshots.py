@@ -10,6 +10,7 @@
     screenshot-alerts.png                   the Alerts tab: two alerts active, one already cleared
     screenshot-catalogue.png                the Head Office's Catalogue tab, a price set for next week
     screenshot-sale-form-catalogue.png      the branch form typing ahead from the received catalogue
+    screenshot-refusal.png                  a branch program started on a database older than itself: why it stops
 
     python -m devtools.screenshots            every picture
     python -m devtools.screenshots alerts     only those named (see PICTURES below)
@@ -388,6 +389,34 @@ def sale_form_catalogue_picture(offices: Offices) -> None:
     destroy_root(root)
 
 
+def refusal_picture(offices: Offices) -> None:
+    """bo_app.py itself, started with its window on a database an older release left: the dialog it shows."""
+    from models.migrations import VERSION_TABLE, Role, head
+    from tests.gui.other_program import applications, ask, press, window_of
+    from tests.harness import spawn, stop
+
+    engine = offices.engine("bo1")
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '0004'"))
+    root = tk.Tk()
+    root.withdraw()
+    before = applications(root)
+    process = spawn("bo_app.py", offices.paths["bo1"])
+    try:
+        dialog = window_of(root, before, ".refusal.ok")
+        time.sleep(1.0)  # drawn
+        size = (int(ask(root, dialog, "winfo width .")), int(ask(root, dialog, "winfo height .")))
+        photograph(DOCS / "screenshot-refusal.png", size)
+        press(root, dialog, ".refusal.ok")
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            stop(process)
+        root.destroy()
+        with engine.begin() as conn:
+            conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = :head"), {"head": head(Role.BRANCH)})
+
+
 def _pillow_grabs() -> bool:
     try:
         from PIL import features
@@ -401,7 +430,7 @@ PICTURES: dict[str, Callable[[Offices], None]] = {
     "subtotals": head_office_subtotals_picture, "500-branches": head_office_many_branches_picture,
     "alerts": alerts_picture, "head-office-updating": head_office_updating_picture,
     "dead-letters": dead_letters_picture, "catalogue": catalogue_picture,
-    "sale-form-catalogue": sale_form_catalogue_picture,
+    "sale-form-catalogue": sale_form_catalogue_picture, "refusal": refusal_picture,
 }
 
 

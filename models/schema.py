@@ -171,9 +171,30 @@ def branch_day_table(metadata: MetaData) -> Table:
     )
 
 
+def branch_parked_table(metadata: MetaData) -> Table:
+    """sync_parked of a branch: messages from the Head Office of a version it does not read, kept until it does.
+
+    What decoding them again needs is kept (the content encoding, the headers as JSON,
+    the body, at most the protocol's ``MAX_WIRE_BYTES``); ``models/parked.py`` writes it.
+    """
+    return Table(
+        "sync_parked", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("received_at", TS, nullable=False, server_default=NOW6),
+        Column("version", Integer, nullable=False),  # the message's protocol version
+        Column("kind", String(40), nullable=True),  # its type, if it could be read
+        Column("reason", String(1000), nullable=False),  # the sentence: "message version N is not supported here ..."
+        Column("content_encoding", String(64), nullable=True),
+        Column("headers", Text, nullable=False),  # JSON
+        Column("body", LONG_BYTES, nullable=False),
+        **TABLE_OPTS,
+    )
+
+
 bo_metadata = MetaData()
 bo_sales, bo_outbox, bo_state = branch_tables(bo_metadata)
 bo_day_totals = branch_day_table(bo_metadata)
+bo_parked = branch_parked_table(bo_metadata)
 
 
 # ---------------------------------------------------------------- the catalogue (both roles)

@@ -8,14 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sync.cli import adopt, catalogue, init_db, migrate, provision, reconcile, rejoin, resend, status
+from sync.cli import adopt, catalogue, init_db, migrate, parked, provision, reconcile, rejoin, resend, status
 from sync.locations import this_office_file
 from sync.office import load_or_exit, setup_logging
 from sync.version import __version__
 
 COMMANDS = {"init-db": init_db, "status": status, "migrate": migrate, "provision": provision, "adopt": adopt,
             "rejoin": rejoin, "resend": resend, "reconcile": reconcile,
-            "catalogue": catalogue}
+            "catalogue": catalogue, "parked": parked}
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m sync", default_config: str | None = None) -> int:

@@ -26,6 +26,7 @@ from sync.broker import Names, declare_topology
 from sync.catalogue_link import CatalogueAtBranch
 from sync.lanes import Lanes, Message, NotSent
 from sync.outbox import Outbox
+from sync.parked_at_branch import ParkedAtBranch
 from sync.states import LinkState
 
 RECEIPT_PREFETCH = 64
@@ -102,6 +103,9 @@ class BranchSession:
                                            self.log)
         self.handlers[protocol.CatalogueMessage] = self.catalogue.receive
         self.reporters.append(self.catalogue.report)
+        # What it cannot read yet is kept at the branch, and applied once it can (sync/parked_at_branch.py).
+        self.parked = ParkedAtBranch(cfg.code, outbox.engine, self._handle, self.log)
+        self.reporters.append(self.parked.look)
 
     # ------------------------------------------------------------ the session
     def open(self) -> None:
@@ -116,6 +120,7 @@ class BranchSession:
         self.channel.basic_consume(self.names.receipts_queue(self.cfg.code), on_message_callback=self._on_control)
         if self._lanes is not None:
             self._lanes.channel = self.channel
+        self.parked.apply_readable()  # kept until this code could read them: an upgrade, or `migrate`, came since
 
     def run(self, set_state: Callable[[LinkState], None]) -> None:
         """Drain, listen and report until stopped or outside the sync window."""
@@ -335,14 +340,23 @@ class BranchSession:
             try:
                 envelope = protocol.read_envelope(properties)
                 message = protocol.decode_control(body, envelope.content_encoding, self.cfg.code)
+            except protocol.Unsupported as exc:  # a newer Head Office wrote it: kept here until this branch reads it
+                self.parked.park(exc, properties, body)  # committed before the ack: never lost
+                self.channel.basic_ack(tag)
+                self._controls.pop(0)
+                continue
             except Exception as exc:  # noqa: BLE001 - whatever it is, the Head Office records it, not us
                 self.log.error("refused a message on the receipt queue: %s", exc)
                 self.channel.basic_nack(tag, requeue=False)  # dead-lettered by the queue, recorded at the HO
                 self._controls.pop(0)
                 continue
-            if self.days is not None and isinstance(message, protocol.Receipt):
-                self.days.head_office_reads(envelope.features)
-            self.handlers[type(message)](message)
+            self._handle(envelope, message)
             self.channel.basic_ack(tag)
             self._controls.pop(0)
+
+    def _handle(self, envelope: protocol.Envelope, message: object) -> None:
+        """A message from the Head Office, live or kept until this code could read it, to its handler."""
+        if self.days is not None and isinstance(message, protocol.Receipt):
+            self.days.head_office_reads(envelope.features)
+        self.handlers[type(message)](message)
 

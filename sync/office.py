@@ -5,6 +5,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import NoReturn, Protocol
 
 from sqlalchemy.exc import DBAPIError
@@ -28,9 +29,11 @@ def setup_logging(verbose: bool = False) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def fail(code: ExitCode, sentence: str) -> NoReturn:
-    """Print one sentence on stderr and exit with ``code``."""
-    print(sentence, file=sys.stderr)
+def fail(code: ExitCode, sentence: str, tell: Callable[[str], None] | None = None) -> NoReturn:
+    """Print one sentence on stderr and exit with ``code``; ``tell`` also shows it (a window's dialog) before."""
+    print(sentence, file=sys.stderr, flush=True)
+    if tell is not None:
+        tell(sentence)
     sys.exit(int(code))
 
 
@@ -67,11 +70,13 @@ def init_database(cfg: OfficeConfig, vanished: Vanished | None = None) -> Captur
         engine.dispose()
 
 
-def prepare_or_exit(cfg: OfficeConfig) -> None:
+def prepare_or_exit(cfg: OfficeConfig, tell: Callable[[str], None] | None = None) -> None:
     """Before a program starts: a new database is created; an existing one must fit this code.
 
     A program never repairs capture by itself (``init-db`` does, and says what it did);
     it only refuses a schema it does not know, in one sentence, touching nothing.
+    ``tell`` also shows a refusal's sentence to a person (a program with a window:
+    ``gui.refusal``), before the exit.
     """
     try:
         create_database(cfg.db_url)
@@ -83,10 +88,10 @@ def prepare_or_exit(cfg: OfficeConfig) -> None:
         if isinstance(cfg, HeadOfficeConfig) or _empty(cfg):
             init_database(cfg)
     except SchemaMismatch as exc:
-        fail(ExitCode.SCHEMA, exc.sentence(cfg.source))
+        fail(ExitCode.SCHEMA, exc.sentence(cfg.source), tell)
     except DBAPIError as exc:
         fail(ExitCode.DATABASE, f"Cannot prepare the {cfg.name} database: {db_words(exc)}. "
-                                f"Is MySQL running at the db_url in {cfg.source}?")
+                                f"Is MySQL running at the db_url in {cfg.source}?", tell)
 
 
 def fits_or_exit(cfg: OfficeConfig, down_is_theirs: bool = False) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from config import OfficeConfig
+from models import parked
 from models.alerts import DAY_DIFFERENT, active_alerts, notices_owed, open_of_kind
 from models.capture import check_capture
 from models.catalogue import changes_behind, held_version, off_price_sales
@@ -19,6 +20,7 @@ from sync import dead_letters
 from sync.broker import close_quietly, connect
 from sync.failures import ExitCode, LinkDown, db_words
 from sync.outbox import Outbox
+from sync.parked_at_branch import waiting_sentence
 
 OFF_PRICE_DAYS = 31
 
@@ -145,6 +147,10 @@ def _branch(engine: Engine) -> tuple[ExitCode | None, list[str]]:
         lines += ["  capture    BROKEN: " + health.sentence()[len("Change capture is broken: "):]]  # type: ignore[index]
     with engine.connect() as conn:
         lines.append(f"  catalogue  version {held_version(conn, head_office=False)} received from the Head Office")
+    kept = waiting_sentence(parked.waiting(engine))
+    if kept:  # a newer Head Office's prices or answers, not applied here until this branch is upgraded
+        worry = worry or ExitCode.NOT_HEALTHY
+        lines.append(f"  parked     {kept}; `python -m sync parked` lists them")
     problem = outbox.history_problem()
     if problem:
         worry = worry or ExitCode.NOT_HEALTHY

@@ -54,7 +54,7 @@ def test_a_program_refuses_an_older_database_in_one_sentence_and_migrate_upgrade
     engine = offices.engine("bo1")
     with engine.begin() as conn:  # bo1's database as the first release made it: its schema, no revision recorded
         for table in ("sync_outbox", "sync_state", "sales", "sync_day_totals", "catalogue_products", "catalogue_prices",
-                      VERSION_TABLE):
+                      "sync_parked", VERSION_TABLE):
             conn.execute(text(f"DROP TABLE {table}"))
     upgrade(engine, Role.BRANCH, "0001")
     with engine.begin() as conn:

@@ -191,7 +191,10 @@ def _count(engine: Engine, table: str) -> int:
 
 
 def _today(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PYTHON, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    """Today's program or command, without an X display: a window's refusal then goes to stderr alone (its
+    dialog, shown where there is a display, is tests/gui/test_refusal_dialog.py's)."""
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    return subprocess.run([PYTHON, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 # ---------------------------------------------------------------- the tests

@@ -149,6 +149,21 @@ def record_of(properties: pika.BasicProperties) -> str:
     return text
 
 
+def headers_record(properties: pika.BasicProperties) -> str:
+    """A delivery's headers as JSON, kept with a message parked at a branch: at most RECORD_LIMIT characters."""
+    text = json.dumps(_plain(properties.headers or {}), ensure_ascii=False)
+    return text if len(text) <= RECORD_LIMIT else "{}"
+
+
+def kept_properties(content_encoding: str | None, headers: str) -> pika.BasicProperties:
+    """The properties a kept message is read again with (``headers_record``'s JSON; anything else is no headers)."""
+    try:
+        kept = json.loads(headers)
+    except ValueError:
+        kept = {}
+    return pika.BasicProperties(content_encoding=content_encoding, headers=kept if isinstance(kept, dict) else {})
+
+
 def _plain(value: Any, depth: int = 0) -> Any:
     if depth > 8:
         return "…"

@@ -84,9 +84,10 @@ class Unsupported(Poison):
     it (``python -m sync migrate`` queues such letters again once they can be read).
     """
 
-    def __init__(self, reason: str, version: int):
+    def __init__(self, reason: str, version: int, message_type: str | None = None):
         super().__init__(reason, Refusal.NOT_SUPPORTED)
         self.version = version
+        self.message_type = message_type  # its type, when the body names one
 
 
 class TooLarge(ValueError):
@@ -164,15 +165,16 @@ def unpack(body: bytes, content_encoding: str | None, expected: tuple[str, ...] 
     kind, version = obj.get("type"), obj.get("v")
     if not _is_int(version, 0, 1000):
         raise Poison(f"message version {str(version)[:20]!r} is not a version any office writes", Refusal.MALFORMED)
+    named = kind[:40] if isinstance(kind, str) else None
     if not any(v == version for (_k, v) in _KEYS):  # first: a newer office's new types come with a new version
         raise Unsupported(f"message version {version} is not supported here (this office reads versions 1 to {VERSION})",
-                          version)
+                          version, named)
     if expected and kind not in expected:
         raise Poison(f"message type {str(kind)[:40]!r} is not {' or '.join(repr(e) for e in expected)}",
                      Refusal.NOT_SUPPORTED)
     allowed = _KEYS.get((kind, version)) if isinstance(kind, str) else None
     if allowed is None:
-        raise Unsupported(f"message type {str(kind)[:40]!r} of version {version} is not supported here", version)
+        raise Unsupported(f"message type {str(kind)[:40]!r} of version {version} is not supported here", version, named)
     unknown = sorted(str(k)[:40] for k in obj if k not in allowed)
     if unknown:
         raise Poison(f"{kind} message has keys this protocol does not know: {', '.join(unknown[:5])}")
@@ -188,6 +190,11 @@ def reads(body: bytes, content_encoding: str | None) -> bool:
     except Poison:
         return True  # readable, if wrong: trying it again says what is wrong with it now
     return True
+
+
+def reads_type(kind: str | None, version: int) -> bool:
+    """Whether this code reads messages of type ``kind`` and ``version`` (what an ``Unsupported`` named), unread."""
+    return kind is not None and (kind, version) in _KEYS
 
 
 def _inflate(body: bytes, content_encoding: str | None) -> bytes:
