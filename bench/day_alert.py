@@ -19,15 +19,11 @@ import argparse
 import datetime as dt
 import statistics
 import time
-import uuid
 
 from sqlalchemy import text
 
-from bench.ho_scale import code, load
-from bench.offices import DB_ROOT
+from bench.ho_scale import code, load, scratch_head_office
 from config import HeadOfficeConfig
-from models.schema import create_database, make_engine
-from models.setup import init_head_office_database
 from sync.alert_conditions import DAY_ALERT_DAYS, Facts, day_different
 
 
@@ -37,18 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--branches", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    name = f"bs_bd{uuid.uuid4().hex[:8]}_ho"
-    url = f"{DB_ROOT}/{name}"
-    create_database(url)
-    engine = make_engine(url, connect_args={"read_timeout": 3600, "write_timeout": 3600})
     branches = {code(i): f"Branch {code(i)}" for i in range(args.branches)}
-    try:
-        init_head_office_database(engine, branches)
+    with scratch_head_office("bd", branches) as engine:
         load(engine, args.rows, args.branches)
         now = dt.datetime.now()
         first = now.date() - dt.timedelta(days=DAY_ALERT_DAYS)
-        cfg = HeadOfficeConfig(role="head_office", code="ho", name="Head Office", db_url=url, amqp_urls=("amqp://nowhere/",),
-                               branches=branches)
+        cfg = HeadOfficeConfig(role="head_office", code="ho", name="Head Office", db_url=str(engine.url),
+                               amqp_urls=("amqp://nowhere/",), branches=branches)
         with engine.begin() as conn:
             held = conn.execute(text("SELECT COUNT(*) FROM sales WHERE sale_date >= :f"), {"f": first}).scalar_one()
         print(f"{held:,} sales in the last {DAY_ALERT_DAYS} days of {args.branches} branches", flush=True)
@@ -66,10 +57,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {'sweep of all days' if thorough else 'check between sweeps':<22} {median:6.3f} s median "
                   f"(first {runs[0]:.3f} s), {len(found)} finding(s); every {every:.0f} s: "
                   f"{100 * median / every:.2f} % of one core")
-    finally:
-        engine.dispose()
-        with make_engine(DB_ROOT + "/").begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
     return 0
 
 

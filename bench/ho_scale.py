@@ -26,19 +26,21 @@ It prints a table and writes JSON to ``--out`` (default docs/bench/ho_scale.json
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import statistics
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from bench.data import OutboxRow, encode
 from bench.offices import DB_ROOT
@@ -106,6 +108,22 @@ def load(engine, rows: int, branches: int) -> float:
         conn.execute(text("UPDATE sync_branches SET last_seq = :per"), {"per": per_branch})
     print(f"sales_daily filled from sales in {time.perf_counter() - filling:.0f} s", flush=True)
     return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def scratch_head_office(tag: str, branches: dict[str, str]) -> Iterator[Engine]:
+    """A private Head Office database ``bs_<tag><random>_ho`` at the newest schema, dropped at the end."""
+    name = f"bs_{tag}{uuid.uuid4().hex[:8]}_ho"
+    url = f"{DB_ROOT}/{name}"
+    create_database(url)
+    engine = make_engine(url, connect_args={"read_timeout": 3600, "write_timeout": 3600})  # the load takes minutes
+    try:
+        init_head_office_database(engine, branches)
+        yield engine
+    finally:
+        engine.dispose()
+        with make_engine(DB_ROOT + "/").begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
 
 
 def timed(work: Callable[[], Any], repeat: int) -> dict[str, Any]:
@@ -216,12 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apply-changes", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    name = f"bs_bh{uuid.uuid4().hex[:8]}_ho"
-    url = f"{DB_ROOT}/{name}"
-    create_database(url)
-    engine = make_engine(url, connect_args={"read_timeout": 3600, "write_timeout": 3600})  # the load takes minutes
-    try:
-        init_head_office_database(engine, {code(i): f"Branch {code(i)}" for i in range(args.branches)})
+    with scratch_head_office("bh", {code(i): f"Branch {code(i)}" for i in range(args.branches)}) as engine:
         loaded = load(engine, args.rows, args.branches)
         with engine.connect() as conn:
             groups = conn.execute(text("SELECT COUNT(*) FROM sales_daily")).scalar_one()
@@ -236,10 +249,6 @@ def main(argv: list[str] | None = None) -> int:
         for what, r in results["apply"].items():
             print(f"{what:<60} {r['median']:>10.2f}  {[round(x, 2) for x in r['runs']]}", flush=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n")
-    finally:
-        engine.dispose()
-        with make_engine(DB_ROOT + "/").begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
     return 0
 
 
