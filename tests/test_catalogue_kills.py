@@ -30,8 +30,9 @@ def killed_at(offices, moment: str, tmp_path) -> str:
     mark.unlink(missing_ok=True)
     consumer = spawn("tests/ho_killed_at.py", offices.paths["ho"], "--at", moment, "--mark", str(mark))
     try:
-        wait_for(lambda: consumer.poll() is not None, 90, f"the Head Office to reach the moment {moment} (it sends "
-                 f"nothing to a branch it believes has a message on its way); versions held {versions(offices)}")
+        wait_for(lambda: consumer.poll() is not None, 90, f"the Head Office to reach the moment {moment}")
+    except AssertionError as exc:  # it sends nothing to a branch it believes has a message on its way
+        raise AssertionError(f"{exc}; versions held now {versions(offices)}") from None
     finally:
         said = stop(consumer)
     assert consumer.returncode == -signal.SIGKILL, said
@@ -49,10 +50,11 @@ def all_hold_the_head_offices(offices, what: str) -> None:
     consumer = spawn("ho_app.py", offices.paths["ho"], "--headless")
     try:
         for code in offices.codes:
-            wait_for(lambda c=code: holds_the_head_offices(offices, c), 90,
-                     f"{code} to hold the Head Office's catalogue ({what}); versions held {versions(offices)}")
+            wait_for(lambda c=code: holds_the_head_offices(offices, c), 90, f"{code} to hold the catalogue ({what})")
             wait_for(lambda c=code: heard_holding(offices, c) == version(offices, "ho"), 30,
                      f"the Head Office to hear that {code} holds its catalogue")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; versions held now {versions(offices)}") from None
     finally:
         said = stop(consumer)
     assert "Traceback" not in said, said
