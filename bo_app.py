@@ -2,7 +2,7 @@
 
     python bo_app.py --config config/bo1.toml              the window
     python bo_app.py --config config/bo1.toml --headless   the agent, until Ctrl-C
-    python bo_app.py --config config/bo1.toml --once       send what is pending, then exit
+    python bo_app.py --config config/bo1.toml --once       send what is pending, take the catalogue, then exit
 
 Installed, the same program is ``branch-sync-branch``, whose configuration file is
 ``/etc/branch-sync/branch.toml`` unless ``--config`` names another (see ``sync.locations``).
@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None, default_config: str = "config/bo1.toml")
     parser.add_argument("--config", default=default_config, help=f"the branch's .toml file (default: {default_config})")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--headless", action="store_true", help="run the sync agent without a window")
-    mode.add_argument("--once", action="store_true", help="send everything pending, wait for the confirms, exit")
+    mode.add_argument("--once", action="store_true",
+                      help="send everything pending, wait for the confirms and the Head Office's catalogue, exit")
     parser.add_argument("--verbose", action="store_true", help="log debugging detail")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
@@ -67,7 +68,8 @@ def send_once(relay) -> int:
         print(f"{code}: the branch database is not answering ({db_words(exc)}).", file=sys.stderr)
         return ExitCode.DATABASE
     counts = relay.outbox.counts()
-    print(f"{code}: sent {result.sent} change(s); pending {counts.pending}, sent {counts.sent}, applied {counts.applied}.")
+    print(f"{code}: sent {result.sent} change(s); pending {counts.pending}, sent {counts.sent}, applied {counts.applied}; "
+          f"{catalogue_words(result.catalogue_held, result.catalogue_behind)}.")
     if relay.health is not None and not relay.health.ok:
         print(f"{code}: {relay.health.sentence()}", file=sys.stderr)
         return ExitCode.CAPTURE
@@ -76,6 +78,13 @@ def send_once(relay) -> int:
         print(f"{code}: {problem}", file=sys.stderr)
         return ExitCode.NOT_HEALTHY
     return ExitCode.OK
+
+
+def catalogue_words(held: int, behind: int) -> str:
+    """What --once says of the catalogue it leaves with."""
+    if behind:
+        return f"catalogue still {behind} change{'s' if behind != 1 else ''} behind the Head Office (at version {held})"
+    return f"catalogue at version {held}"
 
 
 def installed_main() -> int:

@@ -36,12 +36,16 @@ RECEIPT_LINGER_SECONDS = 15.0
 REPORT_EVERY_SECONDS = 30.0
 # A pass shorter than this measures the link's round trip more than its pace: it is not kept.
 MEASURE_AFTER_SECONDS = 1.0
+# --once: how long to wait, after the receipts, for the catalogue the Head Office said it holds.
+CATALOGUE_WAIT_SECONDS = 60.0
 
 
 @dataclass
 class PassResult:
     sent: int = 0
     resent: int = 0
+    catalogue_held: int = 0  # the catalogue version held when --once ended
+    catalogue_behind: int = 0  # versions the Head Office said it holds beyond that (0: none, or it said nothing)
 
 
 class Wakeup:
@@ -150,8 +154,9 @@ class BranchSession:
         finally:
             self.close()
 
-    def run_once(self, receipt_wait: float) -> PassResult:
-        """Send everything pending, wait up to ``receipt_wait`` for receipts, report, return."""
+    def run_once(self, receipt_wait: float, catalogue_wait: float = CATALOGUE_WAIT_SECONDS) -> PassResult:
+        """Send everything pending, wait up to ``receipt_wait`` for receipts, report, wait up to ``catalogue_wait``
+        for the catalogue the Head Office said it holds, return."""
         try:
             self.open()
             self.send_report()
@@ -159,6 +164,9 @@ class BranchSession:
             for report in self.reporters:
                 report()
             self.await_receipts(receipt_wait)
+            self.await_catalogue(catalogue_wait)
+            result.catalogue_behind = self.catalogue.behind()
+            result.catalogue_held = self.catalogue.held or 0
             return result
         finally:
             self.close()
@@ -310,6 +318,17 @@ class BranchSession:
             if not self.outbox.awaiting_receipts():
                 return
 
+    def await_catalogue(self, timeout: float) -> None:
+        """Listen until the catalogue held is the version the Head Office said it holds, or ``timeout`` passes.
+
+        Its receipts say that version (this run's catalogue-state asked it for what is missing); a Head
+        Office of the previous release says none, and then nothing is waited for.
+        """
+        deadline = time.monotonic() + timeout
+        while self.catalogue.behind() and time.monotonic() < deadline and not self.stopping.is_set():
+            self.connection.process_data_events(time_limit=0.1)
+            self.handle_controls()
+
     def _on_control(self, _channel: Any, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
         # pika calls this from inside process_data_events; the work happens after.
         self._controls.append((method.delivery_tag, properties, body))
@@ -358,5 +377,7 @@ class BranchSession:
         """A message from the Head Office, live or kept until this code could read it, to its handler."""
         if self.days is not None and isinstance(message, protocol.Receipt):
             self.days.head_office_reads(envelope.features)
+        if envelope.catalogue is not None:
+            self.catalogue.head_office_holds(envelope.catalogue)
         self.handlers[type(message)](message)
 

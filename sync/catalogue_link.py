@@ -9,6 +9,11 @@ not the one it last said, and once a day besides; what it last said is kept in
 message ("... is not supported here") until it is upgraded and retries it, is told
 once a day at most.  The Head Office sends a catalogue only to a branch that has
 said what it holds, so a branch of the previous release is never sent one.
+
+The Head Office says the version it holds on its receipts and catalogue messages
+(``x-sync-catalogue``); ``behind`` compares it with the version held, so that a
+``--once`` run waits for the catalogue its own catalogue-state asked for (a Head
+Office of the previous release says nothing, and nothing is waited for).
 """
 from __future__ import annotations
 
@@ -38,11 +43,27 @@ class CatalogueAtBranch:
         self.code, self.engine, self.origin, self.publish, self.user = code, engine, origin, publish, user
         self.emit, self.log = emit, log
         self._next_look = 0.0  # the session calls report() after every pass: look at the database now and then
+        self.held: int | None = None  # the version held, as last read or applied
+        self.announced: int | None = None  # the newest version the Head Office said it holds, this session
+
+    def head_office_holds(self, version: int) -> None:
+        """The Head Office said (on a receipt or a catalogue message) which catalogue version it holds."""
+        self.announced = max(version, self.announced or 0)
+
+    def behind(self) -> int:
+        """Versions the Head Office said it holds beyond the one held here (0 when it said none)."""
+        if self.announced is None:
+            return 0
+        if self.held is None:
+            with self.engine.connect() as conn:
+                self.held = held_version(conn, head_office=False)
+        return max(0, self.announced - self.held)
 
     def receive(self, message: protocol.CatalogueMessage) -> None:
         """Apply a catalogue message and commit (the session acks it when this returns)."""
         with self.engine.begin() as conn:
             applied, held = apply_items(conn, message.items)
+        self.held = held
         self.log.info("catalogue %s from the Head Office: %d item(s) newer than held; now at version %d",
                       "snapshot" if message.full else f"changes after version {message.items.base}", applied, held)
         self.emit(events.CatalogueReceived(self.code, held, applied))
@@ -56,6 +77,7 @@ class CatalogueAtBranch:
         with self.engine.connect() as conn:
             held = held_version(conn, head_office=False)
             said = conn.execute(select(bo_state.c.value).where(bo_state.c.name == SAID)).scalar() or ""
+        self.held = held
         version, _, at = said.partition(" ")
         if version == str(held) and at.replace(".", "", 1).isdigit() and time.time() - float(at) < SAY_AGAIN_SECONDS:
             return

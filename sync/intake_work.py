@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from config import HeadOfficeConfig
+from models.catalogue import held_version
 from models.schema import ho_branches
 from sync import catalogue_feed, dead_letters, events, protocol
 from sync.apply import apply_changes
@@ -194,13 +195,14 @@ class HeadOfficeWork:
             rejected += [(seq, reason) for seq, reason, _raw in batch.rejected]
             if batch.rejected:
                 self._park(conn, plan, protocol.encode_rejected(batch), _refused_changes(batch), outcome)
+        catalogue = held_version(conn, head_office=True) if replies else None  # said on every receipt
         for (branch, version, origin), (applied_seqs, rejected) in replies.items():
             result = applied.results.get(branch)
             alert = applied.alerts.get(branch) or _alert_of(conn, branch)
             body = protocol.encode_receipt(branch, applied_seqs, rejected, result.held if result else None, alert, version,
                                            origin)
             outcome.publications.append(Publication(self.names.receipts_exchange, branch, body,
-                                                    protocol.receipt_properties(version)))
+                                                    protocol.receipt_properties(version, catalogue)))
         for branch, result in applied.results.items():
             self.log.info("applied %d change(s) from %s: %d upserted, %d deleted, %d already held",
                           len(result.seqs), branch, result.upserts, result.deletes, result.stale)

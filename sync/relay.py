@@ -28,7 +28,7 @@ from config import BranchConfig
 from models.capture import CaptureHealth, Problem, check_capture, move_numbering_on
 from models.schema import make_engine
 from sync import events
-from sync.agent_session import BranchSession, PassResult, Wakeup
+from sync.agent_session import CATALOGUE_WAIT_SECONDS, BranchSession, PassResult, Wakeup
 from sync.backoff import Backoff
 from sync.branch_days import BranchDays
 from sync.broker import close_quietly, connect, login_of, session_failure
@@ -187,12 +187,14 @@ class OutboxRelay(threading.Thread):
         return health
 
     # ------------------------------------------------------------ --once
-    def run_once(self, receipt_wait: float = 5.0) -> PassResult:
+    def run_once(self, receipt_wait: float = 5.0, catalogue_wait: float = CATALOGUE_WAIT_SECONDS) -> PassResult:
         """Connect, send everything pending, wait for the confirms, then return.
 
         Raises LinkDown when the broker cannot be reached or the session fails.
         Receipts that arrive within ``receipt_wait`` seconds are recorded too (the Head
         Office may be offline; the changes then stay "sent" until a later run hears back).
+        When a receipt says the Head Office holds a newer catalogue than the branch, the
+        run waits up to ``catalogue_wait`` seconds for it (``PassResult`` says where it ended).
         """
         self.check_capture_if_due()
         connection, index = connect(self.cfg, log=self.log)
@@ -200,7 +202,7 @@ class OutboxRelay(threading.Thread):
             session = BranchSession(connection, index, login_of(self.cfg.amqp_urls[index]), self.cfg, self.outbox,
                                     self.wakeup, self._stopping, self._emit, self.check_capture_if_due, days=self.days)
             try:
-                return session.run_once(receipt_wait)
+                return session.run_once(receipt_wait, catalogue_wait)
             except (pika.exceptions.AMQPError, OSError) as exc:
                 raise session_failure(exc) from exc
         finally:

@@ -223,3 +223,23 @@ def test_the_head_office_sees_a_sale_at_another_cost_than_the_catalogues_as_off_
 def off_price(offices) -> list:
     with offices.engine("ho").connect() as conn:
         return off_price_sales(conn)
+
+
+def run_once(offices, code: str) -> subprocess.CompletedProcess:
+    """``bo_app.py --once`` as cron runs it: a process of its own, to its end."""
+    return subprocess.run([sys.executable, "bo_app.py", "--config", str(offices.paths[code]), "--once"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=180)
+
+
+def test_a_branch_run_once_from_cron_leaves_holding_the_catalogue_the_head_office_has_now(offices):
+    ho, bo1 = offices.engine("ho"), offices.engine("bo1")
+    with running(IntakeConsumer(offices.ho)):
+        for price, start in (("2.40", 0), ("2.45", 10)):  # a new branch's first run, then a later night's run
+            with ho.begin() as conn:
+                set_price(conn, find_product(conn, "Pens").id, Decimal(price), TODAY)
+            insert_sales(bo1, 3, start=start, day=TODAY)   # the day's sales, which the run sends
+            once = run_once(offices, "bo1")
+            assert once.returncode == 0, once.stderr
+            assert f"Pens,{price}\n" in show(offices, "bo1", TODAY), f"the run left without the price {price}"
+            assert show(offices, "bo1", TODAY) == show(offices, "ho", TODAY)
+            assert f"catalogue at version {version(offices, 'ho')}" in once.stdout, once.stdout

@@ -28,6 +28,9 @@ ACCEPTS_HEADER = "x-sync-accepts"  # the newest version the sender reads (receip
 # the header): a branch sends day-close messages only to a Head Office that says "day-close".
 FEATURES_HEADER = "x-sync-features"
 DAY_CLOSE_FEATURE = "day-close"
+# The catalogue version the Head Office holds, said on its receipts and catalogue messages (a branch of an older
+# release ignores it, and a Head Office of the previous release never says it): ``--once`` waits for that version.
+CATALOGUE_HEADER = "x-sync-catalogue"
 SYNC_REQUEST_TTL_MS = "60000"  # a request nobody takes within a minute is stale
 RECORD_LIMIT = 16_000  # characters of properties kept with a dead letter, as valid JSON
 
@@ -71,13 +74,17 @@ def catalogue_properties(branch: str, version: int, part: int) -> pika.BasicProp
     return pika.BasicProperties(content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING,
                                 delivery_mode=pika.DeliveryMode.Persistent, type=CATALOGUE, app_id=APP_ID,
                                 message_id=f"catalogue/{branch}/{version}/{part}", timestamp=int(time.time()),
-                                headers={VERSION_HEADER: CATALOGUE_VERSION})
+                                headers={VERSION_HEADER: CATALOGUE_VERSION, CATALOGUE_HEADER: version})
 
 
-def receipt_properties(version: int) -> pika.BasicProperties:
+def receipt_properties(version: int, catalogue: int | None = None) -> pika.BasicProperties:
+    """A receipt in ``version``, saying what the Head Office reads and the catalogue version it holds."""
+    headers: dict[str, Any] = {VERSION_HEADER: version, FEATURES_HEADER: DAY_CLOSE_FEATURE}
+    if catalogue is not None:
+        headers[CATALOGUE_HEADER] = catalogue
     return pika.BasicProperties(content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING,
                                 delivery_mode=pika.DeliveryMode.Persistent, type=RECEIPT, app_id=APP_ID,
-                                headers={VERSION_HEADER: version, FEATURES_HEADER: DAY_CLOSE_FEATURE})
+                                headers=headers)
 
 
 def sync_request_properties() -> pika.BasicProperties:
@@ -95,6 +102,7 @@ class Envelope:
     accepts: int  # the newest protocol version the sender reads
     death: BrokerDeath | None  # set when the broker itself dead-lettered the message
     features: tuple[str, ...] = ()  # what the sender says it reads beyond its version (FEATURES_HEADER)
+    catalogue: int | None = None  # the catalogue version the Head Office says it holds (CATALOGUE_HEADER)
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,12 @@ def read_envelope(properties: pika.BasicProperties) -> Envelope:
         accepts=accepts if isinstance(accepts, int) and not isinstance(accepts, bool) and 1 <= accepts <= 1000 else 1,
         death=_death(headers.get("x-death")),
         features=_features(headers.get(FEATURES_HEADER)),
+        catalogue=_version_or_none(headers.get(CATALOGUE_HEADER)),
     )
+
+
+def _version_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _features(value: Any) -> tuple[str, ...]:

@@ -64,3 +64,13 @@ def test_import_rows_are_checked_by_line_and_a_sweeping_import_is_held():
     assert one.held is None and len(one.retire) == 1 and len(one.new) == 1 and not one.prices
     same = plan_import(catalogue, parse_csv("product,cost,effective_from\nPens,2.19,2026-01-01\n", DAY), DAY)
     assert same.changes == 0
+
+
+def test_receipts_and_catalogue_messages_say_the_head_offices_catalogue_version_and_only_a_version_is_read():
+    assert protocol.read_envelope(protocol.receipt_properties(3, 42)).catalogue == 42
+    assert protocol.read_envelope(protocol.catalogue_properties("bo1", 7, 1)).catalogue == 7
+    assert protocol.read_envelope(protocol.receipt_properties(1)).catalogue is None  # as the previous release's
+    for said in (-1, True, "9", 1.5, None):
+        properties = protocol.receipt_properties(3)
+        properties.headers["x-sync-catalogue"] = said
+        assert protocol.read_envelope(properties).catalogue is None, said
