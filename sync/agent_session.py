@@ -164,6 +164,7 @@ class BranchSession:
             for report in self.reporters:
                 report()
             self.await_receipts(receipt_wait)
+            self.take_waiting(catalogue_wait)
             self.await_catalogue(catalogue_wait)
             result.catalogue_behind = self.catalogue.behind()
             result.catalogue_held = self.catalogue.held or 0
@@ -317,6 +318,25 @@ class BranchSession:
             self.handle_controls()
             if not self.outbox.awaiting_receipts():
                 return
+
+    def take_waiting(self, timeout: float) -> None:
+        """Handle everything that waited on this branch's queue when the run began, up to ``timeout``.
+
+        A run with nothing to send gets no receipt to say what the Head Office holds, and
+        its queue can hold more than the prefetch (a catalogue sent while the branch was
+        away, behind other messages): take them until the broker says none is ready.
+        """
+        deadline = time.monotonic() + timeout
+        queue = self.names.receipts_queue(self.cfg.code)
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            self.connection.process_data_events(time_limit=0)
+            self.handle_controls()
+            ready = self.channel.queue_declare(queue, passive=True).method.message_count  # read permission is enough
+            self.connection.process_data_events(time_limit=0)  # what arrived before the answer
+            self.handle_controls()
+            if not ready and not self._controls:
+                return
+            self.connection.process_data_events(time_limit=0.05)
 
     def await_catalogue(self, timeout: float) -> None:
         """Listen until the catalogue held is the version the Head Office said it holds, or ``timeout`` passes.

@@ -18,7 +18,9 @@ from devtools.linkproxy import LinkProxy
 from models.catalogue import add_product as add
 from models.catalogue import find_product, held_version, off_price_sales, set_active, set_price
 from models.schema import make_engine
+from sync import protocol
 from sync.__main__ import main
+from sync.agent_session import RECEIPT_PREFETCH
 from sync.broker import Names
 from sync.intake import IntakeConsumer
 from sync.office import init_database
@@ -243,3 +245,56 @@ def test_a_branch_run_once_from_cron_leaves_holding_the_catalogue_the_head_offic
             assert f"Pens,{price}\n" in show(offices, "bo1", TODAY), f"the run left without the price {price}"
             assert show(offices, "bo1", TODAY) == show(offices, "ho", TODAY)
             assert f"catalogue at version {version(offices, 'ho')}" in once.stdout, once.stdout
+        # A night without sales: the change the Head Office sent meanwhile waits in the queue; the run takes it.
+        with ho.begin() as conn:
+            set_price(conn, find_product(conn, "Pens").id, Decimal("2.50"), TODAY)
+        wait_for(lambda: ready_in(offices, Names(offices.prefix).receipts_queue("bo1")) == 1, 30,
+                 "the change to wait in bo1's queue")
+        once = run_once(offices, "bo1")
+        assert once.returncode == 0, once.stderr
+        assert "Pens,2.50\n" in show(offices, "bo1", TODAY), "a run with nothing to send left without the price"
+
+
+def test_a_run_once_with_nothing_to_send_takes_a_catalogue_waiting_behind_more_than_the_prefetch(offices):
+    ho, bo1 = offices.engine("ho"), offices.engine("bo1")
+    queue = Names(offices.prefix).receipts_queue("bo1")
+    with running(IntakeConsumer(offices.ho)):
+        insert_sales(bo1, 1, day=TODAY)
+        assert run_once(offices, "bo1").returncode == 0  # bo1 said what it holds: the Head Office sends it changes
+        wait_for(lambda: ready_in(offices, queue) == 0, 30, "bo1's queue to be empty")
+        connection = pika.BlockingConnection(pika.URLParameters(offices.amqp_url))
+        try:  # a branch away for long: many messages for it (asks to sync) before the change
+            channel = connection.channel()
+            for _ in range(RECEIPT_PREFETCH + 36):
+                channel.basic_publish(Names(offices.prefix).receipts_exchange, "bo1", protocol.encode_sync_request(),
+                                      pika.BasicProperties(type=protocol.SYNC_REQUEST, headers={"x-sync-version": 1},
+                                                           content_encoding="zlib", delivery_mode=2))
+        finally:
+            connection.close()
+        with ho.begin() as conn:
+            set_price(conn, find_product(conn, "Pens").id, Decimal("2.65"), TODAY)
+        wait_for(lambda: ready_in(offices, queue) == RECEIPT_PREFETCH + 37, 30, "the change to wait behind them")
+        once = run_once(offices, "bo1")
+    assert once.returncode == 0, once.stderr
+    assert "Pens,2.65\n" in show(offices, "bo1", TODAY), "the run left without the change waiting for it"
+    assert f"catalogue at version {version(offices, 'ho')}" in once.stdout, once.stdout
+
+
+def test_a_run_once_with_nothing_to_send_over_a_slow_link_takes_the_whole_snapshot_waiting_for_it(offices, tmp_path):
+    ho, bo1 = offices.engine("ho"), offices.engine("bo1")
+    with running(IntakeConsumer(offices.ho)):
+        insert_sales(bo1, 1, day=TODAY)
+        assert run_once(offices, "bo1").returncode == 0  # bo1 said what it holds: the Head Office sends it changes
+        add_many(ho, MANY)  # far behind now: a snapshot of 10,000 products waits in bo1's queue
+        queue = Names(offices.prefix).receipts_queue("bo1")
+        wait_for(lambda: ready_in(offices, queue) == 1, 60, "the snapshot to wait in bo1's queue")
+        with LinkProxy(BROKER, rate_bps=100_000, rtt=0.2) as link:  # the snapshot takes seconds to come down
+            slow = tmp_path / "bo1-slow.toml"
+            slow.write_text(offices.paths["bo1"].read_text().replace(
+                f'amqp_urls = ["{offices.amqp_url}"]', f'amqp_urls = ["{via_port(offices.amqp_url, link.port)}"]'))
+            assert via_port(offices.amqp_url, link.port) in slow.read_text()
+            once = subprocess.run([sys.executable, "bo_app.py", "--config", str(slow), "--once"], cwd=ROOT,
+                                  capture_output=True, text=True, timeout=180)
+        assert once.returncode == 0, once.stderr
+        assert show(offices, "bo1", TODAY) == show(offices, "ho", TODAY), "the run left without the whole snapshot"
+        assert f"catalogue at version {version(offices, 'ho')}" in once.stdout, once.stdout
