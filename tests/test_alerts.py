@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from devtools.linkproxy import LinkProxy
 from models.alerts import read_alerts
-from models.day_close import DayState, day_close
+from models.day_close import Ask, DayState, ask_branch, day_close, sale_differences
 from models.schema import make_engine
 from sync import dead_letters, protocol
 from sync.alerts import AlertMonitor
@@ -276,6 +276,8 @@ def test_a_notice_not_yet_sent_when_the_head_office_is_killed_is_sent_once_it_ru
 
 
 def test_a_day_a_branch_reports_different_is_raised_at_the_next_check_not_at_the_next_sweep(make_offices, hook):
+    """The issue's scenario whole: a capture trigger dropped, sales written; capture and day alerts raised, the
+    missing sales named; capture repaired, the day resent: certified, each alert cleared once."""
     offices = make_offices(branches=1, alert_check_seconds=0.1, day_sweep_seconds=3600, capture_check_minutes=0.02,
                            alert_webhook_url=hook.url)
     bo1 = offices.engine("bo1")
@@ -287,12 +289,24 @@ def test_a_day_a_branch_reports_different_is_raised_at_the_next_check_not_at_the
         wait_for(lambda: monitor.checks >= 3, 30, "the first (thorough) judgement and a light one")
         with bo1.begin() as conn:
             conn.execute(text("DROP TRIGGER sales_capture_insert"))
-        insert_sales(bo1, 3, start=10, day=day)  # written with capture off: the branch reports the day changed
+        missing = insert_sales(bo1, 3, start=10, day=day)  # capture off: the branch reports the day changed
+        wait_for(lambda: said(hook, "capture_broken", "bo1", "raised"), 60, "the broken capture to be raised")
         wait_for(lambda: said(hook, "day_different", "bo1", "raised"), 60, "the reported day to be raised")
+        ask_branch(offices.engine("ho"), "bo1", day, Ask.SALES)
+        differs = wait_for(lambda: (d := sale_differences(offices.engine("ho"), "bo1", day)).answered_at and d, 30,
+                           "the branch's per-sale hashes")
+        assert (differs.missing, differs.extra, differs.changed) == (missing, [], [])
         init_database(offices.branch("bo1"))  # capture repaired; the resend puts the day right
         resent = subprocess.run([sys.executable, "-m", "sync", "resend", "--config", str(offices.paths["bo1"]),
                                  "--date", day.isoformat()], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert resent.returncode == 0, resent.stderr
         wait_for(lambda: said(hook, "day_different", "bo1", "cleared"), 60, "the repaired day to be cleared")
+        wait_for(lambda: said(hook, "capture_broken", "bo1", "cleared"), 60, "the repaired capture to be cleared")
+        wait_for(lambda: _different_days_certified(offices, day), 30, "the day to be certified")
+        checks = monitor.checks
+        wait_for(lambda: monitor.checks >= checks + 10, 30, "more checks: nothing more may be said")
     days = [(b["state"], b["sentence"]) for b in hook.bodies() if b["kind"] == "day_different"]
     assert [state for state, _ in days] == ["raised", "cleared"] and f"{day:%Y-%m-%d}" in days[0][1], days
+    assert Counter((b["kind"], b["state"]) for b in hook.bodies()) == Counter(
+        [("capture_broken", "raised"), ("capture_broken", "cleared"), ("day_different", "raised"),
+         ("day_different", "cleared")]), hook.bodies()
