@@ -35,7 +35,7 @@ unit: venv
 test: services lint unit
 	$(PY) -m pytest --ignore=tests/unit
 
-# The delivery, capture, fault, provision and TLS tests against RabbitMQ 4.0 and MariaDB 11.8
+# The delivery, capture, fault, provision, TLS, day close, alert and catalogue tests against RabbitMQ 4.0 and MariaDB 11.8
 # from Debian 13 (trixie), started from a debootstrap root in build/compat on their own
 # ports (devtools/compat.py); the root is cached in /var/cache/branch-sync-compat.  Needs root.
 compat: venv
