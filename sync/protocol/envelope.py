@@ -18,7 +18,7 @@ import pika
 
 from sync.protocol.catalogue import CATALOGUE, CATALOGUE_STATE, CATALOGUE_VERSION
 from sync.protocol.control import RECEIPT, SYNC_REQUEST
-from sync.protocol.messages import CHANGES, CHANGES_VERSION, CONTENT_ENCODING, CONTENT_TYPE, REPORT, VERSION
+from sync.protocol.messages import CHANGES, CHANGES_VERSION, CONTENT_ENCODING, CONTENT_TYPE, REPORT, VERSION, _is_int
 
 APP_ID = "branch-sync"
 VERSION_HEADER = "x-sync-version"
@@ -121,20 +121,16 @@ class BrokerDeath:
 
 def read_envelope(properties: pika.BasicProperties) -> Envelope:
     headers = properties.headers if isinstance(properties.headers, dict) else {}
-    accepts = headers.get(ACCEPTS_HEADER)
+    accepts, catalogue = headers.get(ACCEPTS_HEADER), headers.get(CATALOGUE_HEADER)
     return Envelope(
         content_encoding=_text_or_none(properties.content_encoding),
         message_id=_text_or_none(properties.message_id),
         publisher=_text_or_none(properties.user_id),
-        accepts=accepts if isinstance(accepts, int) and not isinstance(accepts, bool) and 1 <= accepts <= 1000 else 1,
+        accepts=accepts if _is_int(accepts, 1, 1000) else 1,
         death=_death(headers.get("x-death")),
         features=_features(headers.get(FEATURES_HEADER)),
-        catalogue=_version_or_none(headers.get(CATALOGUE_HEADER)),
+        catalogue=catalogue if _is_int(catalogue, 0) else None,
     )
-
-
-def _version_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _features(value: Any) -> tuple[str, ...]:
