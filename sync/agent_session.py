@@ -329,14 +329,12 @@ class BranchSession:
         deadline = time.monotonic() + timeout
         queue = self.names.receipts_queue(self.cfg.code)
         while not self.stopping.is_set() and time.monotonic() < deadline:
-            self.connection.process_data_events(time_limit=0)
-            self.handle_controls()
             ready = self.channel.queue_declare(queue, passive=True).method.message_count  # read permission is enough
-            self.connection.process_data_events(time_limit=0)  # what arrived before the answer
+            # What arrived before the answer (all of it, once none is ready), or a moment more while some are.
+            self.connection.process_data_events(time_limit=0.05 if ready else 0)
             self.handle_controls()
-            if not ready and not self._controls:
+            if not ready:
                 return
-            self.connection.process_data_events(time_limit=0.05)
 
     def await_catalogue(self, timeout: float) -> None:
         """Listen until the catalogue held is the version the Head Office said it holds, or ``timeout`` passes.

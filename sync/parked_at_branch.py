@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pika
 from sqlalchemy.engine import Engine
@@ -82,9 +82,10 @@ class ParkedAtBranch:
             self.apply_readable()
 
 
-def readable_now(engine: Engine) -> int:
-    """How many kept messages this code reads (the agent applies them when it starts, or on a retry)."""
-    return sum(protocol.reads_type(p.kind, p.version) for p in parked.listed(engine))
+def readable_now(waiting: Iterable[parked.Parked]) -> int:
+    """How many of the kept messages ``waiting`` this code reads (the agent applies them when it starts, or on a
+    retry)."""
+    return sum(protocol.reads_type(p.kind, p.version) for p in waiting)
 
 
 def waiting_sentence(waiting: parked.Waiting) -> str:

@@ -7,6 +7,7 @@ from sqlalchemy.exc import DBAPIError
 
 from config import OfficeConfig
 from models.migrations import schema_status, upgrade
+from models.parked import listed
 from models.schema import make_engine
 from sync.dead_letters import queue_readable_again
 from sync.failures import ExitCode, db_words
@@ -33,7 +34,7 @@ def run(cfg: OfficeConfig, args: argparse.Namespace) -> int:
         if not cfg.is_branch:  # messages a newer office wrote, which this release may now read
             requeued = queue_readable_again(engine)
         else:  # the agent applies them when it starts
-            readable = readable_now(engine)
+            readable = readable_now(listed(engine))
     except ValueError as exc:
         fail(ExitCode.SCHEMA, str(exc))
     except DBAPIError as exc:

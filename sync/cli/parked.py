@@ -47,7 +47,8 @@ def run(cfg: OfficeConfig, args: argparse.Namespace) -> int:
 
 
 def _retry(cfg: OfficeConfig, engine: Engine) -> int:
-    waiting, readable = len(parked.listed(engine)), readable_now(engine)
+    kept = parked.listed(engine)
+    waiting, readable = len(kept), readable_now(kept)
     if not waiting:
         print(f"{cfg.code}: no message from the Head Office waits here.")
         return ExitCode.OK
